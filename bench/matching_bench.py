@@ -1,0 +1,76 @@
+"""Partner-matching quality and speed figures.
+
+    .venv/bin/python bench/matching_bench.py
+
+Prints recall on the positive corpus (every listed name and alias plus typed variants), the
+false-match and possible-match rates on tests/data/negative_institutions.csv, and the time per
+match() call with the shipped lists and with 20,000 synthetic entries added.
+"""
+
+import time
+from pathlib import Path
+
+from rules.lists import PartnerList, load_current_lists
+from rules.matching import PartnerMatcher
+from rules.matching_quality import (
+    clear_caches,
+    evaluate,
+    load_negative_corpus,
+    microseconds_per_match,
+    positive_corpus,
+    synthetic_list,
+)
+
+NEGATIVE_CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "negative_institutions.csv"
+SYNTHETIC_ENTRIES = 20_000
+WARM_ROUNDS = 5
+
+
+def timing(label: str, lists: list[PartnerList], queries: list[tuple[str, str | None]]) -> float:
+    """Microseconds per match on a fresh index: first pass with empty caches, then the best warm pass."""
+    clear_caches()
+    started = time.perf_counter()
+    matcher = PartnerMatcher(lists)
+    built = time.perf_counter() - started
+    cold = microseconds_per_match(matcher, queries)
+    warm = min(microseconds_per_match(matcher, queries) for _ in range(WARM_ROUNDS))
+    print(
+        f"{label:<22} {matcher.entry_count:>6} entries (index {built:4.2f} s)"
+        f"  cold {cold:5.1f} µs/match ({1e6 / cold:7.0f}/s)  warm {warm:5.1f} µs/match ({1e6 / warm:7.0f}/s)"
+    )
+    return cold
+
+
+def main() -> None:
+    lists = load_current_lists()
+    started = time.perf_counter()
+    matcher = PartnerMatcher(lists)
+    print(
+        f"index of {matcher.entry_count} entries in {len(lists)} lists"
+        f" built in {time.perf_counter() - started:.2f} s"
+    )
+
+    positives = positive_corpus(lists)
+    negatives = load_negative_corpus(NEGATIVE_CORPUS)
+    report = evaluate(matcher, positives, negatives)
+    print(f"recall                 {report.recall:7.2%}  ({report.found}/{report.positives} variants)")
+    for kind, (found, total) in report.recall_by_kind.items():
+        print(f"  {kind:<20} {found / total:7.2%}  ({found}/{total})")
+    for label, rate, flagged in (
+        ("false match rate", report.false_match_rate, report.false_matches),
+        ("possible-match rate", report.possible_rate, report.false_possibles),
+    ):
+        print(f"{label:<22} {rate:7.2%}  ({len(flagged)}/{report.negatives} negatives)")
+    for variant in report.misses[:20]:
+        print(f"  missed {variant.kind}: {variant.text!r} -> {variant.entry_id}")
+    for name, country, entry_id in report.false_matches + report.false_possibles:
+        print(f"  flagged negative: {name!r} ({country}) -> {entry_id}")
+
+    queries = [*negatives, *((v.text, v.country) for v in positives)]
+    shipped = timing("shipped lists", lists, queries)
+    large = timing(f"+{SYNTHETIC_ENTRIES} synthetic", [*lists, synthetic_list(SYNTHETIC_ENTRIES)], queries)
+    print(f"slow-down with the larger lists: x{large / shipped:.2f} (cold)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Flask-WTF forms of the web application."""

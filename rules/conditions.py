@@ -1,0 +1,137 @@
+"""Declarative conditions over proposal facts, compiled once into plain Python closures.
+
+A condition is YAML data, never code:
+
+    all:                                  # also: any, not
+      - {fact: item.country, op: in, value: $countries_of_concern}
+      - {fact: project.areas, op: not_empty}
+
+``fact`` is a dotted path into the facts (see rules/facts.py). ``value`` is a literal or
+``$name`` of a named set from the rule set. Compiling up front keeps screening fast and
+reports a malformed rule when the rule set loads, not when a proposal happens to reach it.
+"""
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+Facts = Mapping[str, Any]
+Predicate = Callable[[Facts], bool]
+
+
+class RuleSyntaxError(ValueError):
+    """A condition in the rule data is malformed; the message says where."""
+
+
+def _as_set(value: Any) -> frozenset:
+    if isinstance(value, list | tuple | set | frozenset):
+        return frozenset(value)
+    return frozenset((value,))
+
+
+def _items(value: Any) -> Any:
+    return value if isinstance(value, list | tuple | set | frozenset | dict) else ()
+
+
+OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": lambda fact, value: fact == value,
+    "ne": lambda fact, value: fact != value,
+    "in": lambda fact, value: fact in value,
+    "not_in": lambda fact, value: fact not in value,
+    "gt": lambda fact, value: fact is not None and fact > value,
+    "gte": lambda fact, value: fact is not None and fact >= value,
+    "lt": lambda fact, value: fact is not None and fact < value,
+    "lte": lambda fact, value: fact is not None and fact <= value,
+    "intersects": lambda fact, value: not value.isdisjoint(_items(fact)),
+    "not_intersects": lambda fact, value: value.isdisjoint(_items(fact)),
+    "subset_of": lambda fact, value: bool(_items(fact)) and value.issuperset(_items(fact)),
+    "contains": lambda fact, value: value in _items(fact),
+    "is_true": lambda fact, _: fact is True,
+    "is_false": lambda fact, _: not fact,
+    "exists": lambda fact, _: fact is not None,
+    "missing": lambda fact, _: fact is None,
+    "not_empty": lambda fact, _: bool(fact),
+    "empty": lambda fact, _: not fact,
+    "startswith_any": lambda fact, value: isinstance(fact, str) and fact.startswith(tuple(value)),
+    "mentions_any": lambda fact, value: isinstance(fact, str) and value.search(fact) is not None,
+}
+_SET_VALUED = {"in", "not_in", "intersects", "not_intersects", "subset_of"}
+_NO_VALUE = {"is_true", "is_false", "exists", "missing", "not_empty", "empty"}
+
+
+def fact_getter(path: str) -> Callable[[Facts], Any]:
+    """A function reading a dotted path from nested mappings; a missing step gives None."""
+    steps = tuple(path.split("."))
+
+    def get(facts: Facts) -> Any:
+        value: Any = facts
+        for step in steps:
+            if not isinstance(value, Mapping):
+                return None
+            value = value.get(step)
+        return value
+
+    return get
+
+
+def compile_condition(spec: Any, named_sets: Mapping[str, Any], where: str) -> Predicate:
+    """Turn a condition mapping into a predicate over facts."""
+    if spec is None or spec is True:
+        return lambda facts: True
+    if not isinstance(spec, Mapping) or len(spec) == 0:
+        raise RuleSyntaxError(f"{where}: a condition must be a mapping, got {spec!r}")
+    if "all" in spec or "any" in spec:
+        key = "all" if "all" in spec else "any"
+        if len(spec) != 1 or not isinstance(spec[key], list) or not spec[key]:
+            raise RuleSyntaxError(f"{where}: '{key}' takes a non-empty list and nothing beside it")
+        parts = tuple(compile_condition(s, named_sets, f"{where}.{key}[{i}]") for i, s in enumerate(spec[key]))
+        if key == "all":
+            return lambda facts: all(part(facts) for part in parts)
+        return lambda facts: any(part(facts) for part in parts)
+    if "not" in spec:
+        if len(spec) != 1:
+            raise RuleSyntaxError(f"{where}: 'not' takes one condition and nothing beside it")
+        inner = compile_condition(spec["not"], named_sets, f"{where}.not")
+        return lambda facts: not inner(facts)
+    return _compile_comparison(spec, named_sets, where)
+
+
+def _compile_comparison(spec: Mapping, named_sets: Mapping[str, Any], where: str) -> Predicate:
+    unknown = set(spec) - {"fact", "op", "value"}
+    if unknown or "fact" not in spec or "op" not in spec:
+        raise RuleSyntaxError(f"{where}: a comparison needs 'fact' and 'op' (and 'value'); got {sorted(spec)}")
+    op = spec["op"]
+    if op not in OPERATORS:
+        raise RuleSyntaxError(f"{where}: unknown operator {op!r}; known: {', '.join(sorted(OPERATORS))}")
+    if op in _NO_VALUE:
+        if "value" in spec:
+            raise RuleSyntaxError(f"{where}: operator {op!r} takes no value")
+        value = None
+    elif "value" not in spec:
+        raise RuleSyntaxError(f"{where}: operator {op!r} needs a value")
+    else:
+        value = resolve_value(spec["value"], named_sets, where)
+        if op in _SET_VALUED:
+            value = _as_set(value)
+    get = fact_getter(str(spec["fact"]))
+    if op == "mentions_any":
+        value = phrase_pattern(value, where)
+    compare = OPERATORS[op]
+    return lambda facts: compare(get(facts), value)
+
+
+def phrase_pattern(phrases: Any, where: str) -> re.Pattern:
+    """Case-insensitive whole-word search for any of the phrases (for funder names and the like)."""
+    if not isinstance(phrases, list | tuple) or not phrases:
+        raise RuleSyntaxError(f"{where}: mentions_any needs a non-empty list of phrases")
+    alternatives = sorted((re.escape(str(p).lower()) for p in phrases), key=len, reverse=True)
+    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
+
+
+def resolve_value(value: Any, named_sets: Mapping[str, Any], where: str) -> Any:
+    if isinstance(value, str) and value.startswith("$"):
+        name = value[1:]
+        if name not in named_sets:
+            raise RuleSyntaxError(f"{where}: unknown named set {value!r}")
+        return named_sets[name]
+    return value

@@ -1,0 +1,51 @@
+"""The screening web application."""
+
+from pathlib import Path
+
+from flask import Flask
+
+from screening import config as config_mod
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the application.
+
+    Configuration: defaults in code; then ``SCREENING_*`` environment variables, or, when
+    ``config`` is given (tests), that dict instead. Production refuses unsafe settings.
+    """
+    app = Flask(__name__, instance_relative_config=True,
+                instance_path=str(Path(__file__).resolve().parent.parent / "instance"))
+    app.config.update(config_mod.defaults(app.instance_path))
+    if config is None:
+        app.config.from_prefixed_env("SCREENING")
+    else:
+        app.config.update(config)
+    config_mod.finalise(app)
+    config_mod.check_production(app)
+    if not config_mod.is_production(app):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.url_map.strict_slashes = True
+
+    from screening.extensions import babel, csrf, init_celery, init_db, limiter
+    from screening.i18n import select_locale, select_timezone
+
+    init_db(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    limiter.init_app(app)
+    init_celery(app)
+
+    from screening.web import security
+
+    security.init_app(app)
+
+    from screening.blueprints import auth, main, proposals
+
+    app.register_blueprint(main.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(proposals.bp)
+
+    from screening.i18n import init_template_helpers
+
+    init_template_helpers(app)
+    return app

@@ -1,0 +1,1 @@
+"""One blueprint per audience: main (public pages), auth, proposals (researchers)."""

@@ -1,0 +1,29 @@
+"""Migrations: Alembic configured in code; ``screening db upgrade`` runs them."""
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from flask import Flask
+
+FILE_TEMPLATE = "%%(year)d_%%(month).2d_%%(day).2d_%%(hour).2d%%(minute).2d-%%(rev)s_%%(slug)s"
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(url: str, connection=None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.set_main_option("file_template", FILE_TEMPLATE)
+    cfg.set_main_option("timezone", "UTC")
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def upgrade(app: Flask, revision: str = "head", connection=None) -> None:
+    command.upgrade(alembic_config(app.config["DATABASE_URL"], connection), revision)
+
+
+def revision(app: Flask, message: str, autogenerate: bool = True) -> None:
+    command.revision(alembic_config(app.config["DATABASE_URL"]), message=message, autogenerate=autogenerate)

@@ -1,0 +1,75 @@
+"""A small sliding-window rate limiter: in memory (embedded) or in Redis (production).
+
+Counts expire on their own, so nobody is ever locked out permanently.
+"""
+
+import threading
+import time
+from collections import defaultdict, deque
+
+
+class MemoryStore:
+    def __init__(self, clock=time.monotonic):
+        self._hits: dict[str, deque] = defaultdict(deque)
+        self._lock = threading.Lock()
+        self.clock = clock
+
+    def hit(self, key: str, window: int) -> int:
+        now = self.clock()
+        with self._lock:
+            q = self._hits[key]
+            while q and q[0] <= now - window:
+                q.popleft()
+            q.append(now)
+            return len(q)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._hits.clear()
+
+
+class RedisStore:
+    def __init__(self, url: str):
+        import redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+
+    def hit(self, key: str, window: int) -> int:
+        bucket = int(time.time() // window)
+        full = f"screening:rl:{key}:{bucket}"
+        pipe = self._redis.pipeline()
+        pipe.incr(full)
+        pipe.expire(full, window * 2)
+        count, _ = pipe.execute()
+        return int(count)
+
+    def reset(self) -> None:  # pragma: no cover - only for tests against real Redis
+        for key in self._redis.scan_iter("screening:rl:*"):
+            self._redis.delete(key)
+
+
+class RateLimiter:
+    def init_app(self, app) -> None:
+        url = app.config["RATELIMIT_STORAGE"]
+        app.extensions["ratelimit_store"] = MemoryStore() if url.startswith("memory") else RedisStore(url)
+
+    @property
+    def store(self):
+        from flask import current_app
+
+        return current_app.extensions["ratelimit_store"]
+
+    def exceeded(self, key: str, limit: tuple[int, int]) -> bool:
+        """Record one attempt under ``key``; True when over ``limit`` = (attempts, seconds).
+
+        If the store is unreachable the limiter fails open (and logs), so logins keep working
+        when Redis is down.
+        """
+        attempts, window = limit
+        try:
+            return self.store.hit(key, window) > attempts
+        except Exception:
+            import logging
+
+            logging.getLogger(__name__).warning("rate limit store unavailable; not limiting")
+            return False

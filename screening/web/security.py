@@ -1,0 +1,196 @@
+"""Request guards, the current user, access decorators, headers and error pages."""
+
+import functools
+import logging
+import uuid
+from urllib.parse import parse_qsl, urlsplit
+
+from flask import Flask, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from screening.errors import Conflict, Forbidden, NotFound
+from screening.extensions import db
+from screening.services.accounts import Actor, resolve_session, roles_in
+
+log = logging.getLogger("screening.web")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def safe_next(target: str | None, default: str | None = None) -> str:
+    """A local path to redirect to; anything that could leave the site becomes ``default``."""
+    fallback = default or url_for("main.index")
+    if not target or not isinstance(target, str) or len(target) > 2000:
+        return fallback
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return fallback
+    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in target):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return fallback
+    return target
+
+
+def _bad_request(message: str):
+    abort(400, description=message)
+
+
+def _check_input() -> None:
+    """Malformed input answers 400 before any view sees it."""
+    limit = current_app.config["MAX_FORM_FIELDS"]
+    qs = request.query_string
+    if qs:
+        try:
+            text = qs.decode("utf-8")
+            pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict",
+                              max_num_fields=limit)
+        except (UnicodeDecodeError, ValueError):
+            _bad_request(_("The address contains invalid characters or too many parameters."))
+        if any("\x00" in k or "\x00" in v for k, v in pairs):
+            _bad_request(_("The address contains invalid characters."))
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    if request.mimetype == "application/x-www-form-urlencoded":
+        raw = request.get_data(cache=True)
+        try:
+            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, encoding="utf-8",
+                              errors="strict", max_num_fields=limit)
+        except (UnicodeDecodeError, ValueError):
+            _bad_request(_("The form contains invalid characters or too many fields."))
+        if any("\x00" in k or "\x00" in v for k, v in pairs):
+            _bad_request(_("The form contains invalid characters (NUL bytes)."))
+    elif request.mimetype == "multipart/form-data":
+        for key, value in request.form.items(multi=True):
+            if "\x00" in key or "\x00" in value or "\ufffd" in value:
+                _bad_request(_("The form contains invalid characters."))
+
+
+def _load_user() -> None:
+    g.user = None
+    g.actor = None
+    token = session.get("sid")
+    if not token or not isinstance(token, str):
+        return
+    found = resolve_session(db.session, token, current_app.config["SESSION_MAX_AGE_SECONDS"])
+    if found is None:
+        session.clear()
+        return
+    user, institution_id = found
+    g.user = user
+    roles = roles_in(db.session, user, institution_id)
+    g.actor = Actor(user=user, institution_id=institution_id, roles=roles)
+
+
+def login_required(view):
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if g.get("user") is None:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def roles_required(*roles: str):
+    """Logged in and holding one of ``roles`` in the current institution, else 403."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if g.get("user") is None:
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if not g.actor.has(*roles):
+                log.warning("function-level denial: user=%s institution=%s endpoint=%s",
+                            g.user.id, g.actor.institution_id, request.endpoint)
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.required_roles = roles
+        return wrapped
+
+    return decorator
+
+
+def _headers(response):
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    if g.get("user") is not None or request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    return response
+
+
+ERROR_TEXT = {
+    400: (_l("Bad request"),
+          _l("The request could not be understood. Check what you entered and try again.")),
+    403: (_l("Not allowed"), _l("Your role does not allow this action.")),
+    404: (_l("Not found"), _l("There is nothing here, or it is not available to you.")),
+    405: (_l("Method not allowed"), _l("This address does not accept that kind of request.")),
+    409: (_l("Conflict"), _l("This cannot be done in the item's current state. Reload the page to see it.")),
+    413: (_l("Too large"), _l("What you sent is larger than allowed.")),
+    429: (_l("Too many attempts"), _l("Too many attempts. Wait a few minutes and try again.")),
+    500: (_l("Something went wrong"), _l("The error was logged. Nothing was saved. Please try again later.")),
+}
+
+
+def render_error(code: int, message: str | None = None):
+    title, text = ERROR_TEXT.get(code, ERROR_TEXT[500])
+    return render_template("errors/error.html", code=code, title=str(title), text=message or str(text),
+                           request_id=g.get("request_id", "")), code
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _start():
+        g.request_id = uuid.uuid4().hex[:16]
+        _check_input()
+        _load_user()
+
+    app.after_request(_headers)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc):
+        log.info("CSRF failure: %s (request %s)", exc.description, g.get("request_id"))
+        return render_error(400, _("The form had expired or did not come from this site. "
+                                   "Go back, reload the page and try again."))
+
+    @app.errorhandler(NotFound)
+    def _nf(exc):
+        return render_error(404)
+
+    @app.errorhandler(Forbidden)
+    def _fb(exc):
+        return render_error(403)
+
+    @app.errorhandler(Conflict)
+    def _cf(exc):
+        return render_error(409)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc):
+        code = exc.code or 500
+        message = exc.description if code == 400 and exc.description and "\n" not in exc.description \
+            and not exc.description.startswith("The browser (or proxy)") else None
+        return render_error(code, message)
+
+    @app.errorhandler(Exception)
+    def _internal(exc):
+        log.exception("unhandled error (request %s)", g.get("request_id"))
+        try:
+            db.session.rollback()
+        except Exception:
+            log.exception("rollback failed")
+        return render_error(500)

@@ -1,0 +1,167 @@
+"""Fixtures for the web application.
+
+One database per test session (a SQLite file, or a fresh schema in PostgreSQL when
+SCREENING_TEST_DATABASE_URL is set), migrated with Alembic; each test runs inside a transaction
+rolled back afterwards (the app's sessions join it through savepoints).
+"""
+
+import os
+import uuid
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+
+from screening import create_app
+from screening import db as migrations
+from screening.extensions import db
+from screening.models import Institution, Membership, User
+from screening.services import accounts
+
+from .helpers import PASSWORD, minimal_proposal
+
+_HASH = PasswordHasher().hash(PASSWORD)
+PG_URL = os.environ.get("SCREENING_TEST_DATABASE_URL")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "tests/web" in str(item.fspath) and PG_URL:
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    if not PG_URL:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'web.db'}"
+        return
+    schema = f"web_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_URL, poolclass=sa.pool.NullPool)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def base_config(database_url: str, **extra) -> dict:
+    cfg = {
+        "TESTING": True,
+        "SECRET_KEY": "test-" + "x" * 40,
+        "DATABASE_URL": database_url,
+        "WTF_CSRF_ENABLED": False,
+        "SERVER_NAME": None,
+    }
+    cfg.update(extra)
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    application = create_app(base_config(database_url))
+    migrations.upgrade(application)
+    return application
+
+
+@contextmanager
+def isolated(application):
+    """Run everything the app does inside one outer transaction, rolled back at the end."""
+    with application.app_context():
+        engine = db.engine
+        maker = db.sessionmaker
+    conn = engine.connect()
+    trans = conn.begin()
+    maker.configure(bind=conn, join_transaction_mode="create_savepoint")
+    try:
+        yield conn
+    finally:
+        maker.configure(bind=engine, join_transaction_mode="conservative_savepoint")
+        trans.rollback()
+        conn.close()
+
+
+@pytest.fixture(autouse=True)
+def _isolation(request, app):
+    if "no_isolation" in request.keywords:
+        yield None
+        return
+    app.extensions["ratelimit_store"].reset()
+    app.config["WTF_CSRF_ENABLED"] = False
+    with isolated(app) as conn, app.app_context():
+        yield conn
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def csrf_enabled(app):
+    app.config["WTF_CSRF_ENABLED"] = True
+    yield
+    app.config["WTF_CSRF_ENABLED"] = False
+
+
+# ---------------------------------------------------------------- factories
+
+class Factory:
+    def __init__(self, app):
+        self.app = app
+        self._n = 0
+
+    def _next(self) -> int:
+        self._n += 1
+        return self._n
+
+    def institution(self, slug: str | None = None, name: str | None = None) -> Institution:
+        n = self._next()
+        inst = accounts.create_institution(db.session, None, slug or f"inst-{n}-{uuid.uuid4().hex[:6]}",
+                                           name or f"Institution {n}")
+        db.session.commit()
+        return inst
+
+    def user(self, institution: Institution, *roles: str, email: str | None = None,
+             language: str | None = None) -> User:
+        n = self._next()
+        user = User(email=email or f"user{n}-{uuid.uuid4().hex[:6]}@example.org", name=f"User {n}",
+                    password_hash=_HASH, language=language)
+        db.session.add(user)
+        db.session.flush()
+        for role in roles or ("researcher",):
+            db.session.add(Membership(user_id=user.id, institution_id=institution.id, role=role))
+        db.session.commit()
+        return user
+
+    def login(self, client, user: User, institution: Institution | None = None) -> None:
+        """Give ``client`` a logged-in session for ``user`` (no password round trip)."""
+        inst_id = institution.id if institution else accounts.home_institution_id(db.session, user)
+        token = accounts.start_session(db.session, user, inst_id)
+        db.session.commit()
+        with client.session_transaction() as sess:
+            sess.clear()
+            sess["sid"] = token
+
+    def actor(self, user: User, institution: Institution):
+        return accounts.Actor(user=user, institution_id=institution.id,
+                              roles=accounts.roles_in(db.session, user, institution.id))
+
+    def proposal(self, user: User, institution: Institution, submit: bool = False, **overrides):
+        from screening.engine import get_screener
+        from screening.services import proposals as svc
+
+        data = minimal_proposal(**overrides)
+        actor = self.actor(user, institution)
+        proposal = svc.save_draft(db.session, actor, data, creation_token=uuid.uuid4().hex)
+        if submit:
+            svc.submit(db.session, actor, proposal, uuid.uuid4().hex, get_screener())
+        db.session.commit()
+        return proposal
+
+
+@pytest.fixture
+def factory(app):
+    return Factory(app)

@@ -1,0 +1,147 @@
+"""Authorisation matrix: every route x every role x own/other institution (scorecard 1, 2).
+
+Every endpoint of ``app.url_map`` must have an entry in SPEC, so a new route without one fails.
+"""
+
+import pytest
+
+from sqlmodel import select
+
+from screening.models import ROLES, Proposal
+
+from .helpers import form_post_data
+
+OWNER = "owner"
+OTHER_RESEARCHER = "researcher (not owner)"
+READERS = {"committee_member", "committee_chair", "international_office", "institution_admin"}
+
+
+def expect_object_read(actor, same_inst):
+    if actor == "external_advisor":
+        return 403
+    if not same_inst:
+        return 404 if actor in READERS | {"researcher", OWNER, OTHER_RESEARCHER} else 403
+    if actor == OWNER or actor in READERS:
+        return 200
+    return 404  # another researcher of the same institution
+
+
+def expect_object_change(actor, same_inst, ok):
+    if actor in (OWNER,) and same_inst:
+        return ok
+    if actor in ("researcher", OTHER_RESEARCHER):
+        return 404
+    return 403
+
+
+def expect_researcher_page(actor, same_inst, ok=200):
+    return ok if actor in ("researcher", OWNER, OTHER_RESEARCHER) else 403
+
+
+# endpoint -> (method, url builder(ids), expectation(actor, same_institution) or "public"/"any")
+SPEC = {
+    "static": ("GET", lambda ids: "/static/css/app.css", "public"),
+    "main.index": ("GET", lambda ids: "/", "public"),
+    "main.health": ("GET", lambda ids: "/healthz", "public"),
+    "main.set_language": ("POST", lambda ids: "/language", "public"),
+    "auth.login": ("GET", lambda ids: "/login", "public"),
+    "auth.logout": ("POST", lambda ids: "/logout", "any"),
+    "auth.account": ("GET", lambda ids: "/account", "any"),
+    "auth.change_password": ("GET", lambda ids: "/account/password", "any"),
+    "proposals.dashboard": ("GET", lambda ids: "/proposals/", expect_researcher_page),
+    "proposals.new": ("GET", lambda ids: "/proposals/new", expect_researcher_page),
+    "proposals.edit": ("GET", lambda ids: f"/proposals/{ids['draft']}/edit",
+                       lambda a, s: expect_object_change(a, s, 200)),
+    "proposals.detail": ("GET", lambda ids: f"/proposals/{ids['submitted']}", expect_object_read),
+    "proposals.version": ("GET", lambda ids: f"/proposals/{ids['submitted']}/versions/1", expect_object_read),
+    "proposals.withdraw": ("POST", lambda ids: f"/proposals/{ids['draft']}/withdraw",
+                           lambda a, s: expect_object_change(a, s, 302)),
+}
+
+
+def test_every_route_has_a_matrix_entry(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints == set(SPEC), f"routes without authorisation spec: {endpoints - set(SPEC)}"
+
+
+@pytest.fixture
+def world(factory):
+    inst_a = factory.institution()
+    inst_b = factory.institution()
+    owner = factory.user(inst_a, "researcher")
+    users = {(OWNER, True): owner, (OTHER_RESEARCHER, True): factory.user(inst_a, "researcher")}
+    for role in ROLES:
+        users[(role, False)] = factory.user(inst_b, role)
+        if role != "researcher":
+            users[(role, True)] = factory.user(inst_a, role)
+    draft = factory.proposal(owner, inst_a)
+    submitted = factory.proposal(owner, inst_a, submit=True)
+    return {"users": users, "ids": {"draft": draft.id, "submitted": submitted.id},
+            "insts": {True: inst_a, False: inst_b}}
+
+
+@pytest.mark.parametrize("endpoint", sorted(SPEC))
+def test_matrix(app, factory, world, endpoint):
+    from screening.extensions import db
+
+    method, url_for_ids, expectation = SPEC[endpoint]
+    url = url_for_ids(world["ids"])
+    failures = []
+    anon = app.test_client()
+    r = anon.open(url, method=method)
+    r.close()
+    if expectation == "public":
+        assert r.status_code < 500
+        return
+    if not (r.status_code == 302 and "/login" in r.headers["Location"]):
+        failures.append(("anonymous", r.status_code))
+    # Owner last, so that a state-changing success does not hide other denials.
+    order = sorted(world["users"].items(), key=lambda item: item[0][0] == OWNER)
+    for (actor, same_inst), user in order:
+        client = app.test_client()
+        factory.login(client, user, world["insts"][same_inst])
+        before = {p.id: p.status for p in db.session.exec(select(Proposal)).all()}
+        r = client.open(url, method=method)
+        want = 200 if expectation == "any" and method == "GET" else (
+            302 if expectation == "any" else expectation(actor, same_inst))
+        if r.status_code != want:
+            failures.append((actor, "own" if same_inst else "other", r.status_code, "expected", want))
+        if r.status_code in (403, 404):
+            db.session.expire_all()
+            after = {p.id: p.status for p in db.session.exec(select(Proposal)).all()}
+            assert before == after, f"{actor} changed state despite {r.status_code}"
+    assert not failures, failures
+
+
+def test_researcher_cannot_change_another_researchers_proposal_by_guessing_ids(app, factory):
+    inst = factory.institution()
+    alice = factory.user(inst, "researcher")
+    mallory = factory.user(inst, "researcher")
+    target = factory.proposal(alice, inst, title="Alice's secret project")
+    client = app.test_client()
+    factory.login(client, mallory)
+    for pid in range(max(1, target.id - 3), target.id + 4):
+        for url in (f"/proposals/{pid}", f"/proposals/{pid}/edit", f"/proposals/{pid}/versions/1"):
+            r = client.get(url)
+            assert r.status_code in (404, 302), (url, r.status_code)
+            assert b"secret project" not in r.data
+        r = client.post(f"/proposals/{target.id}/edit", data=form_post_data(action="save", title="pwned"))
+        assert r.status_code == 404
+        assert client.post(f"/proposals/{target.id}/withdraw").status_code == 404
+    from screening.extensions import db
+
+    db.session.expire_all()
+    fresh = db.session.get(Proposal, target.id)
+    assert fresh.title == "Alice's secret project" and fresh.status == "draft"
+
+
+def test_cross_tenant_denial_is_logged(app, factory, caplog):
+    a, b = factory.institution(), factory.institution()
+    owner = factory.user(a)
+    intruder = factory.user(b)
+    p = factory.proposal(owner, a)
+    client = app.test_client()
+    factory.login(client, intruder)
+    with caplog.at_level("WARNING"):
+        assert client.get(f"/proposals/{p.id}").status_code == 404
+    assert any("access denied" in rec.getMessage() for rec in caplog.records)

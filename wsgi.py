@@ -1,0 +1,3 @@
+from screening import create_app
+
+app = create_app()
