@@ -4,6 +4,7 @@ by submit buttons (no JavaScript needed), and its mapping to and from the contra
 import re
 import secrets
 
+from flask import has_request_context, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -204,9 +205,21 @@ class ProposalForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        raw = kwargs.get("formdata")
+        if raw is None and "formdata" not in kwargs and has_request_context() and request.method == "POST":
+            raw = request.form
+        self._row_counts = _row_counts(raw)
         if not self.form_token.data:
             self.form_token.data = secrets.token_urlsafe(24)
         self.section_errors: dict[str, str] = {}
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        for name, limit in LISTS.items():
+            if self._row_counts.get(name, 0) > limit:
+                self.section_errors[name] = str(_l("At most %(n)d entries.", n=limit))
+                ok = False
+        return ok
 
     def validate_start_date(self, field):
         if field.data and not (1990 <= field.data.year <= 2100):
@@ -257,6 +270,15 @@ class ProposalForm(FlaskForm):
         if self.duration_months.data is not None:
             data["duration_months"] = self.duration_months.data
         return data
+
+
+def _row_counts(formdata) -> dict[str, int]:
+    counts: dict[str, set[str]] = {}
+    for key in formdata.keys() if formdata is not None else ():
+        m = _ROW_KEY.match(key)
+        if m:
+            counts.setdefault(m.group(1), set()).add(m.group(2))
+    return {name: len(indices) for name, indices in counts.items()}
 
 
 def _compact(d: dict) -> dict:

@@ -1,8 +1,8 @@
 """The rules engine: pure Python, no Flask, no database. Facts in, explained result out.
 
-    from rules import Screener
-    screener = Screener.default()
-    result = screener.screen(proposal_dict)
+from rules import Screener
+screener = Screener.default()
+result = screener.screen(proposal_dict)
 """
 
 from rules.conditions import RuleSyntaxError

@@ -144,7 +144,9 @@ def lists_show() -> None:
     except ListError as exc:
         fail(str(exc))
     for partner_list in lists:
-        click.echo(f"{partner_list.name}\t{partner_list.version}\t{len(partner_list.entries)} entries\t{partner_list.source}")
+        click.echo(
+            f"{partner_list.name}\t{partner_list.version}\t{len(partner_list.entries)} entries\t{partner_list.source}"
+        )
 
 
 @lists_group.command("import")
@@ -165,7 +167,9 @@ def lists_import(fmt: str, name: str | None, version: str | None, into: Path | N
         path = dump_list(partner_list, target_dir)
     except ListError as exc:
         fail(str(exc))
-    click.echo(f"imported {len(partner_list.entries)} entries as {partner_list.name} version {partner_list.version}: {path}")
+    click.echo(
+        f"imported {len(partner_list.entries)} entries as {partner_list.name} version {partner_list.version}: {path}"
+    )
 
 
 COMMANDS = (screen_command, rules_group, lists_group)

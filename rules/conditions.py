@@ -66,7 +66,7 @@ def fact_getter(path: str) -> Callable[[Facts], Any]:
     def get(facts: Facts) -> Any:
         value: Any = facts
         for step in steps:
-            if not isinstance(value, Mapping):
+            if type(value) is not dict:  # facts are plain dicts; an exact type test is the fast one
                 return None
             value = value.get(step)
         return value

@@ -82,9 +82,7 @@ def load_list_file(path: Path) -> PartnerList:
     for key in ("name", "version", "source"):
         if not head.get(key):
             raise ListError(f"{path}: list header lacks {key!r}")
-    entries = tuple(
-        entry_from_dict(raw, f"{path}: entry {i}") for i, raw in enumerate(doc.get("entries") or [])
-    )
+    entries = tuple(entry_from_dict(raw, f"{path}: entry {i}") for i, raw in enumerate(doc.get("entries") or []))
     ids = [e.id for e in entries]
     if len(ids) != len(set(ids)):
         dupes = sorted({i for i in ids if ids.count(i) > 1})

@@ -25,8 +25,19 @@ COLLECTIONS = ("partners", "partner_matches", "funding", "funder_matches", "data
 LANGUAGES = ("en", "de")
 HASHED_FILES = ("ruleset.yaml", "taxonomy.yaml", "ford.yaml", "keywords.yaml", "matching.yaml")
 RULE_KEYS = {
-    "id", "category", "for_each", "when", "severity", "title", "explanation",
-    "evidence", "sources", "cite", "mitigations", "tests", "notes",
+    "id",
+    "category",
+    "for_each",
+    "when",
+    "severity",
+    "title",
+    "explanation",
+    "evidence",
+    "sources",
+    "cite",
+    "mitigations",
+    "tests",
+    "notes",
 }
 
 

@@ -39,28 +39,57 @@ def is_welcome_field(code: str) -> bool:
     return code in WELCOME_FIELDS or code.split(".", 1)[0] in WELCOME_GROUPS
 
 
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A keyword phrase as words; ``open_end`` lets the last word match any longer word."""
+
+    text: str
+    words: tuple[str, ...]
+    open_end: bool
+    areas: tuple[str, ...]
+
+    def matches_at(self, tokens: list[str], start: int) -> bool:
+        end = start + len(self.words)
+        if end > len(tokens):
+            return False
+        *fixed, last = self.words
+        if tokens[start : end - 1] != fixed:
+            return False
+        return tokens[end - 1].startswith(last) if self.open_end else tokens[end - 1] == last
+
+
 @dataclass(frozen=True)
 class KeywordHints:
-    """Finds keyword phrases in free text and names the technology areas they point to."""
+    """Finds keyword phrases in free text and names the technology areas they point to.
 
-    pattern: re.Pattern
-    phrases: tuple[str, ...]
+    Text is split into words once; phrases are looked up by their first word (or, for a
+    one-word phrase with an open end, by the word's prefixes), so the cost grows with the
+    text, not with the number of phrases.
+    """
+
+    by_first_word: dict[str, tuple[Phrase, ...]]
+    by_stem: dict[str, tuple[Phrase, ...]]
+    stem_lengths: tuple[int, ...]
     areas_by_phrase: dict[str, tuple[str, ...]]
 
     def find(self, text: str) -> dict[str, list[str]]:
-        """Area -> sorted phrases found in ``text``."""
+        """Area -> sorted phrases (as written in the text, lower-cased) found in ``text``."""
+        tokens = _WORD.findall(text.lower())
         found: dict[str, set[str]] = {}
-        for hit in self.pattern.finditer(text.lower()):
-            phrase = self.phrases[int(hit.lastgroup[1:])]
-            for area in self.areas_by_phrase[phrase]:
-                found.setdefault(area, set()).add(hit.group(0))
+        for start, token in enumerate(tokens):
+            candidates = list(self.by_first_word.get(token, ()))
+            for length in self.stem_lengths:
+                if length <= len(token):
+                    candidates.extend(self.by_stem.get(token[:length], ()))
+            for phrase in candidates:
+                if phrase.matches_at(tokens, start):
+                    words = " ".join(tokens[start : start + len(phrase.words)])
+                    for area in phrase.areas:
+                        found.setdefault(area, set()).add(words)
         return {area: sorted(words) for area, words in sorted(found.items())}
-
-
-def _phrase_regex(phrase: str) -> str:
-    stem, wildcard = (phrase[:-1], True) if phrase.endswith("*") else (phrase, False)
-    body = r"[\s-]+".join(re.escape(word) for word in stem.split())
-    return r"\b" + body + (r"\w*" if wildcard else r"\b")
 
 
 @cache
@@ -69,8 +98,19 @@ def keyword_hints() -> KeywordHints:
     for area, phrases in _load("keywords.yaml")["areas"].items():
         for phrase in phrases:
             areas_by_phrase.setdefault(phrase.lower(), []).append(area)
-    # Longer phrases first, so "quantum key distribution" wins over a shorter overlapping phrase.
-    phrases = tuple(sorted(areas_by_phrase, key=lambda phrase: (-len(phrase), phrase)))
-    pattern = re.compile("|".join(f"(?P<k{i}>{_phrase_regex(phrase)})" for i, phrase in enumerate(phrases)))
-    frozen = {phrase: tuple(areas) for phrase, areas in areas_by_phrase.items()}
-    return KeywordHints(pattern=pattern, phrases=phrases, areas_by_phrase=frozen)
+    by_first_word: dict[str, list[Phrase]] = {}
+    by_stem: dict[str, list[Phrase]] = {}
+    for text, areas in areas_by_phrase.items():
+        open_end = text.endswith("*")
+        words = tuple(_WORD.findall(text.rstrip("*")))
+        phrase = Phrase(text=text, words=words, open_end=open_end, areas=tuple(areas))
+        if open_end and len(words) == 1:
+            by_stem.setdefault(words[0], []).append(phrase)
+        else:
+            by_first_word.setdefault(words[0], []).append(phrase)
+    return KeywordHints(
+        by_first_word={word: tuple(p) for word, p in by_first_word.items()},
+        by_stem={stem: tuple(p) for stem, p in by_stem.items()},
+        stem_lengths=tuple(sorted({len(stem) for stem in by_stem})),
+        areas_by_phrase={text: tuple(areas) for text, areas in areas_by_phrase.items()},
+    )

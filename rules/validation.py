@@ -27,8 +27,12 @@ _full_validator = jsonschema.Draft202012Validator(
 )
 
 # Characters that make a name display differently from what is stored (Trojan-Source style)
-# or that hide inside names to dodge list matching.
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+# or that hide inside names to dodge list matching. The zero-width (non-)joiners are part of
+# Persian and Indic spelling, so they pass between two non-ASCII letters and nowhere else.
+_INVISIBLE = re.compile(
+    "[\u200b\u200e\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
+    "|(?:^|(?<=[\x00-\x7f]))[\u200c\u200d]|[\u200c\u200d](?=[\x00-\x7f]|$)"
+)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 _FRIENDLY_PATTERNS = {

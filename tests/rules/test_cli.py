@@ -45,10 +45,26 @@ def test_screen_reads_standard_input_and_speaks_german():
         (json.dumps(proposal(title=42)).encode(), "title"),
         (json.dumps(proposal(colour="blue")).encode(), "colour"),
         (json.dumps(proposal(duration_months=-1)).encode(), "duration_months"),
-        (json.dumps(proposal(partners=[{"name": "Nankai University", "country": "cn"}])).encode(), "partners[0].country"),
+        (
+            json.dumps(proposal(partners=[{"name": "Nankai University", "country": "cn"}])).encode(),
+            "partners[0].country",
+        ),
         (json.dumps(proposal(partners=[])).encode(), "partners"),
-        (json.dumps(proposal(data_transfers=[{"direction": "inbound", "country": "CN", "categories": ["personal"],
-                                               "data_subjects": -5}])).encode(), "data_transfers[0].data_subjects"),
+        (
+            json.dumps(
+                proposal(
+                    data_transfers=[
+                        {
+                            "direction": "inbound",
+                            "country": "CN",
+                            "categories": ["personal"],
+                            "data_subjects": -5,
+                        }
+                    ]
+                )
+            ).encode(),
+            "data_transfers[0].data_subjects",
+        ),
         (b"[" * 100000, "nested too deeply"),
     ],
 )
@@ -115,12 +131,32 @@ def test_lists_import_creates_a_new_version_that_screening_then_uses(tmp_path):
         "Test entry,https://example.org/listing\n"
     )
     env = {"SCREENING_LISTS_DIR": str(tmp_path / "lists")}
-    proc = run("lists", "import", "--format", "csv", "--name", "local-watchlist", "--version", "2026-12-01", str(csv),
-               env=env)
+    proc = run(
+        "lists",
+        "import",
+        "--format",
+        "csv",
+        "--name",
+        "local-watchlist",
+        "--version",
+        "2026-12-01",
+        str(csv),
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     assert (tmp_path / "lists" / "local-watchlist" / "2026-12-01.yaml").exists()
-    again = run("lists", "import", "--format", "csv", "--name", "local-watchlist", "--version", "2026-12-01", str(csv),
-                env=env)
+    again = run(
+        "lists",
+        "import",
+        "--format",
+        "csv",
+        "--name",
+        "local-watchlist",
+        "--version",
+        "2026-12-01",
+        str(csv),
+        env=env,
+    )
     assert again.returncode == 2 and b"already exists" in again.stderr
     prop = proposal(partners=[{"name": "Institute of Imaginary Hypersonics", "country": "CN"}])
     screened = run("screen", "-", stdin=json.dumps(prop).encode(), env=env)

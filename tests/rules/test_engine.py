@@ -80,7 +80,9 @@ def test_a_civilian_listed_university_in_a_health_project_is_information_only(sc
     result = screener.screen(
         proposal(research_fields=["3.2"], partners=[{"name": civilian.name, "country": civilian.country}])
     )
-    flags = [f for f in result["flags"] if f["rule"] == "PARTNER-LISTED" and f["evidence"]["list_category"] == "civilian"]
+    flags = [
+        f for f in result["flags"] if f["rule"] == "PARTNER-LISTED" and f["evidence"]["list_category"] == "civilian"
+    ]
     assert flags and flags[0]["severity"] == "info"
     quantum = screener.screen(
         proposal(
@@ -89,7 +91,9 @@ def test_a_civilian_listed_university_in_a_health_project_is_information_only(sc
             partners=[{"name": civilian.name, "country": civilian.country}],
         )
     )
-    sensitive = [f for f in quantum["flags"] if f["rule"] == "PARTNER-LISTED" and f["evidence"]["list_category"] == "civilian"]
+    sensitive = [
+        f for f in quantum["flags"] if f["rule"] == "PARTNER-LISTED" and f["evidence"]["list_category"] == "civilian"
+    ]
     assert sensitive[0]["severity"] in ("medium", "high")
     assert quantum["route"] == "committee"
 
@@ -99,7 +103,12 @@ def test_health_research_stays_welcome_but_data_transfer_flags_still_count(scree
     with_data = dict(
         HEALTH_WITH_HOSPITAL,
         data_transfers=[
-            {"direction": "inbound", "country": "CN", "categories": ["personal", "health"], "data_subjects": 150000}
+            {
+                "direction": "inbound",
+                "country": "CN",
+                "categories": ["personal", "health"],
+                "data_subjects": 150000,
+            }
         ],
     )
     result = screener.screen(with_data)
@@ -122,14 +131,22 @@ def test_health_research_stays_welcome_but_data_transfer_flags_still_count(scree
 )
 def test_pipl_thresholds_follow_the_2024_cross_border_provisions(screener, subjects, categories, severity):
     result = screener.screen(
-        proposal(data_transfers=[{"direction": "inbound", "country": "CN", "categories": categories, "data_subjects": subjects}])
+        proposal(
+            data_transfers=[
+                {"direction": "inbound", "country": "CN", "categories": categories, "data_subjects": subjects}
+            ]
+        )
     )
     assert rules_fired(result)["DATA-PIPL-EXPORT-FROM-CHINA"] == [severity]
 
 
 def test_gdpr_transfer_to_an_adequacy_country_needs_no_contract_clauses(screener):
-    swiss = screener.screen(proposal(data_transfers=[{"direction": "outbound", "country": "CH", "categories": ["personal"]}]))
-    russian = screener.screen(proposal(data_transfers=[{"direction": "outbound", "country": "RU", "categories": ["personal"]}]))
+    swiss = screener.screen(
+        proposal(data_transfers=[{"direction": "outbound", "country": "CH", "categories": ["personal"]}])
+    )
+    russian = screener.screen(
+        proposal(data_transfers=[{"direction": "outbound", "country": "RU", "categories": ["personal"]}])
+    )
     assert "DATA-GDPR-THIRD-COUNTRY" not in rules_fired(swiss)
     assert rules_fired(swiss)["DATA-GDPR-ADEQUACY"] == ["info"]
     explanation = next(f for f in russian["flags"] if f["rule"] == "DATA-GDPR-THIRD-COUNTRY")["explanation"]
@@ -137,7 +154,9 @@ def test_gdpr_transfer_to_an_adequacy_country_needs_no_contract_clauses(screener
 
 
 def test_csc_funding_needs_review_unless_independently_co_selected(screener):
-    sole = screener.screen(proposal(funding=[{"source": "China Scholarship Council", "country": "CN", "kind": "scholarship"}]))
+    sole = screener.screen(
+        proposal(funding=[{"source": "China Scholarship Council", "country": "CN", "kind": "scholarship"}])
+    )
     co = screener.screen(
         proposal(funding=[{"source": "China Scholarship Council", "kind": "scholarship", "co_selected_by": ["daad"]}])
     )
@@ -198,7 +217,10 @@ def test_tier_is_never_below_the_most_severe_flag(screener):
 def test_an_institution_policy_can_switch_rules_and_sets_and_changes_the_hash():
     default = Screener.default()
     relaxed = Screener.default(
-        policy={"sets": {"frozen_institutional_cooperation": ["RU"]}, "disabled_rules": ["FIELD-UNDECLARED-AREA"]}
+        policy={
+            "sets": {"frozen_institutional_cooperation": ["RU"]},
+            "disabled_rules": ["FIELD-UNDECLARED-AREA"],
+        }
     )
     belarus = proposal(partners=[{"name": "Belarusian State University", "country": "BY"}])
     assert "COUNTRY-FROZEN-INSTITUTIONAL-COOPERATION" in rules_fired(default.screen(belarus))
@@ -216,12 +238,21 @@ def test_an_institution_policy_can_switch_rules_and_sets_and_changes_the_hash():
         ({"partners": [{"name": "Sorbonne Université", "country": "fr"}]}, "partners[0].country"),
         ({"partners": []}, "partners"),
         ({"partners": [{"name": "Harbin\u202eInstitute", "country": "CN"}]}, "partners[0].name"),
-        ({"partners": [{"name": "Har\u200bbin Institute of Technology", "country": "CN"}]}, "partners[0].name"),
+        (
+            {"partners": [{"name": "Har\u200bbin Institute of Technology", "country": "CN"}]},
+            "partners[0].name",
+        ),
         ({"title": "Nul\x00byte"}, "title"),
         ({"duration_months": -3}, "duration_months"),
         ({"owner_id": 7}, ""),
-        ({"data_transfers": [{"direction": "inbound", "country": "CN", "categories": ["personal"], "data_subjects": -1}]},
-         "data_transfers[0].data_subjects"),
+        (
+            {
+                "data_transfers": [
+                    {"direction": "inbound", "country": "CN", "categories": ["personal"], "data_subjects": -1}
+                ]
+            },
+            "data_transfers[0].data_subjects",
+        ),
     ],
 )
 def test_invalid_proposals_raise_one_error_type_naming_the_field(screener, change, path):

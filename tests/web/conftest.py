@@ -25,6 +25,10 @@ _HASH = PasswordHasher().hash(PASSWORD)
 PG_URL = os.environ.get("SCREENING_TEST_DATABASE_URL")
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "no_isolation: the test manages its own database (no per-test rollback)")
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tests/web" in str(item.fspath) and PG_URL:

@@ -183,3 +183,30 @@ def test_no_inline_scripts_or_styles(client, factory):
         assert not re.search(r"<script(?![^>]*\bsrc=)", html), url
         assert "<style" not in html and " style=" not in html, url
         assert "onclick=" not in html and "onload=" not in html, url
+
+
+def test_redis_rate_limit_store_counts_and_expires():
+    import os
+
+    url = os.environ.get("SCREENING_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("SCREENING_TEST_REDIS_URL not set")
+    import uuid
+
+    from screening.ratelimit import RedisStore
+
+    store = RedisStore(url)
+    key = f"test-{uuid.uuid4().hex}"
+    assert [store.hit(key, 60) for _ in range(3)] == [1, 2, 3]
+
+
+def test_rate_limiter_fails_open_when_store_is_down(app):
+    from screening.extensions import limiter
+    from screening.ratelimit import RedisStore
+
+    saved = app.extensions["ratelimit_store"]
+    app.extensions["ratelimit_store"] = RedisStore("redis://127.0.0.1:1/0")
+    try:
+        assert limiter.exceeded("k", (1, 60)) is False
+    finally:
+        app.extensions["ratelimit_store"] = saved

@@ -4,7 +4,6 @@ Every endpoint of ``app.url_map`` must have an entry in SPEC, so a new route wit
 """
 
 import pytest
-
 from sqlmodel import select
 
 from screening.models import ROLES, Proposal
