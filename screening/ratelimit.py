@@ -43,6 +43,9 @@ class RedisStore:
         count, _ = pipe.execute()
         return int(count)
 
+    def close(self) -> None:
+        self._redis.close()
+
     def reset(self) -> None:  # pragma: no cover - only for tests against real Redis
         for key in self._redis.scan_iter("screening:rl:*"):
             self._redis.delete(key)

@@ -7,8 +7,8 @@ export PATH="$PWD/.venv/bin:$PATH"
 
 ruff check .
 screening rules check
-if [ -x ../shared/contract/check-examples ]; then
-  ../shared/contract/check-examples .
+if [ -f ../shared/contract/check-examples ]; then
+  python3 ../shared/contract/check-examples .
 fi
 pytest -q -p no:cacheprovider
 if [ -d tests/web ]; then

@@ -131,32 +131,11 @@ def test_lists_import_creates_a_new_version_that_screening_then_uses(tmp_path):
         "Test entry,https://example.org/listing\n"
     )
     env = {"SCREENING_LISTS_DIR": str(tmp_path / "lists")}
-    proc = run(
-        "lists",
-        "import",
-        "--format",
-        "csv",
-        "--name",
-        "local-watchlist",
-        "--version",
-        "2026-12-01",
-        str(csv),
-        env=env,
-    )
+    import_args = ("lists", "import", "--format", "csv", "--name", "local-watchlist", "--version", "2026-12-01")
+    proc = run(*import_args, str(csv), env=env)
     assert proc.returncode == 0, proc.stderr.decode()
     assert (tmp_path / "lists" / "local-watchlist" / "2026-12-01.yaml").exists()
-    again = run(
-        "lists",
-        "import",
-        "--format",
-        "csv",
-        "--name",
-        "local-watchlist",
-        "--version",
-        "2026-12-01",
-        str(csv),
-        env=env,
-    )
+    again = run(*import_args, str(csv), env=env)
     assert again.returncode == 2 and b"already exists" in again.stderr
     prop = proposal(partners=[{"name": "Institute of Imaginary Hypersonics", "country": "CN"}])
     screened = run("screen", "-", stdin=json.dumps(prop).encode(), env=env)

@@ -67,7 +67,10 @@ def base_config(database_url: str, **extra) -> dict:
 def app(database_url):
     application = create_app(base_config(database_url))
     migrations.upgrade(application)
-    return application
+    yield application
+    with application.app_context():
+        for engine in db.engines.values():
+            engine.dispose()
 
 
 @contextmanager

@@ -197,7 +197,10 @@ def test_redis_rate_limit_store_counts_and_expires():
 
     store = RedisStore(url)
     key = f"test-{uuid.uuid4().hex}"
-    assert [store.hit(key, 60) for _ in range(3)] == [1, 2, 3]
+    try:
+        assert [store.hit(key, 60) for _ in range(3)] == [1, 2, 3]
+    finally:
+        store.close()
 
 
 def test_rate_limiter_fails_open_when_store_is_down(app):
@@ -205,8 +208,10 @@ def test_rate_limiter_fails_open_when_store_is_down(app):
     from screening.ratelimit import RedisStore
 
     saved = app.extensions["ratelimit_store"]
-    app.extensions["ratelimit_store"] = RedisStore("redis://127.0.0.1:1/0")
+    down = RedisStore("redis://127.0.0.1:1/0")
+    app.extensions["ratelimit_store"] = down
     try:
         assert limiter.exceeded("k", (1, 60)) is False
     finally:
         app.extensions["ratelimit_store"] = saved
+        down.close()
