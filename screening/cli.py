@@ -7,6 +7,7 @@ without a database; app commands (db, demo, users, audit, ...) load it on demand
 from flask.cli import FlaskGroup
 
 import rules.cli
+from screening.commands import register as register_app_commands
 
 
 def _create_app():
@@ -23,10 +24,4 @@ main = FlaskGroup(
     help="Research-collaboration risk screening.",
 )
 rules.cli.register(main)
-
-try:
-    from screening.commands import register as _register_app_commands
-except ImportError:  # the web application is optional for rules-only installs
-    pass
-else:
-    _register_app_commands(main)
+register_app_commands(main)

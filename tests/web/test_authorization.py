@@ -1,6 +1,7 @@
 """Authorisation matrix: every route x every role x own/other institution (scorecard 1, 2).
 
-Every endpoint of ``app.url_map`` must have an entry in SPEC, so a new route without one fails.
+Every endpoint of ``app.url_map`` must have an entry in the assembled SPEC (tests/web/authz/),
+so a new route without one fails.
 """
 
 import pytest
@@ -8,54 +9,9 @@ from sqlmodel import select
 
 from screening.models import ROLES, Proposal
 
+from .authz import SPEC, extend_world
+from .authz.core import OTHER_RESEARCHER, OWNER
 from .helpers import form_post_data
-
-OWNER = "owner"
-OTHER_RESEARCHER = "researcher (not owner)"
-READERS = {"committee_member", "committee_chair", "international_office", "institution_admin"}
-
-
-def expect_object_read(actor, same_inst):
-    if actor == "external_advisor":
-        return 403
-    if not same_inst:
-        return 404 if actor in READERS | {"researcher", OWNER, OTHER_RESEARCHER} else 403
-    if actor == OWNER or actor in READERS:
-        return 200
-    return 404  # another researcher of the same institution
-
-
-def expect_object_change(actor, same_inst, ok):
-    if actor in (OWNER,) and same_inst:
-        return ok
-    if actor in ("researcher", OTHER_RESEARCHER):
-        return 404
-    return 403
-
-
-def expect_researcher_page(actor, same_inst, ok=200):
-    return ok if actor in ("researcher", OWNER, OTHER_RESEARCHER) else 403
-
-
-# endpoint -> (method, url builder(ids), expectation(actor, same_institution) or "public"/"any")
-SPEC = {
-    "static": ("GET", lambda ids: "/static/css/app.css", "public"),
-    "main.index": ("GET", lambda ids: "/", "public"),
-    "main.health": ("GET", lambda ids: "/healthz", "public"),
-    "main.set_language": ("POST", lambda ids: "/language", "public"),
-    "auth.login": ("GET", lambda ids: "/login", "public"),
-    "auth.logout": ("POST", lambda ids: "/logout", "any"),
-    "auth.account": ("GET", lambda ids: "/account", "any"),
-    "auth.change_password": ("GET", lambda ids: "/account/password", "any"),
-    "proposals.dashboard": ("GET", lambda ids: "/proposals/", expect_researcher_page),
-    "proposals.new": ("GET", lambda ids: "/proposals/new", expect_researcher_page),
-    "proposals.edit": ("GET", lambda ids: f"/proposals/{ids['draft']}/edit",
-                       lambda a, s: expect_object_change(a, s, 200)),
-    "proposals.detail": ("GET", lambda ids: f"/proposals/{ids['submitted']}", expect_object_read),
-    "proposals.version": ("GET", lambda ids: f"/proposals/{ids['submitted']}/versions/1", expect_object_read),
-    "proposals.withdraw": ("POST", lambda ids: f"/proposals/{ids['draft']}/withdraw",
-                           lambda a, s: expect_object_change(a, s, 302)),
-}
 
 
 def test_every_route_has_a_matrix_entry(app):
@@ -73,10 +29,9 @@ def world(factory):
         users[(role, False)] = factory.user(inst_b, role)
         if role != "researcher":
             users[(role, True)] = factory.user(inst_a, role)
-    draft = factory.proposal(owner, inst_a)
-    submitted = factory.proposal(owner, inst_a, submit=True)
-    return {"users": users, "ids": {"draft": draft.id, "submitted": submitted.id},
-            "insts": {True: inst_a, False: inst_b}}
+    world = {"users": users, "ids": {}, "insts": {True: inst_a, False: inst_b}}
+    extend_world(factory, world)
+    return world
 
 
 @pytest.mark.parametrize("endpoint", sorted(SPEC))
@@ -101,8 +56,11 @@ def test_matrix(app, factory, world, endpoint):
         factory.login(client, user, world["insts"][same_inst])
         before = {p.id: p.status for p in db.session.exec(select(Proposal)).all()}
         r = client.open(url, method=method)
-        want = 200 if expectation == "any" and method == "GET" else (
-            302 if expectation == "any" else expectation(actor, same_inst))
+        want = (
+            200
+            if expectation == "any" and method == "GET"
+            else (302 if expectation == "any" else expectation(actor, same_inst))
+        )
         if r.status_code != want:
             failures.append((actor, "own" if same_inst else "other", r.status_code, "expected", want))
         if r.status_code in (403, 404):
