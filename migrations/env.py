@@ -4,10 +4,17 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
-import screening.models  # noqa: F401 - registers the tables on the metadata
+import screening.models  # registers the tables on the metadata
 
 config = context.config
 target_metadata = SQLModel.metadata
+
+
+def _render_item(type_, obj, autogen_context):
+    """Render our column types as plain SQLAlchemy ones, so migrations never import the models."""
+    if type_ == "type" and isinstance(obj, screening.models.UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def _configure(connection) -> None:
@@ -18,6 +25,7 @@ def _configure(connection) -> None:
         compare_type=True,
         compare_server_default=True,
         transaction_per_migration=True,
+        render_item=_render_item,
     )
 
 

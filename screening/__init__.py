@@ -35,6 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
     limiter.init_app(app)
     init_celery(app)
 
+    import screening.tasks  # noqa: F401 - registers outbox handlers and Celery tasks
     from screening.web import security
 
     security.init_app(app)

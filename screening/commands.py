@@ -19,6 +19,7 @@ db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 institutions_cli = AppGroup("institutions", help="Institutions hosted by this installation.")
 users_cli = AppGroup("users", help="User accounts and roles.")
 audit_cli = AppGroup("audit", help="The hash-chained audit trail.")
+outbox_cli = AppGroup("outbox", help="Side effects waiting to be run by Celery workers.")
 
 
 @db_cli.command("upgrade")
@@ -209,6 +210,33 @@ def _serve(host, port):
     run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
 
 
+@outbox_cli.command("sweep")
+@click.option("--older-than", type=int, default=300, show_default=True, help="Seconds a message may wait.")
+def outbox_sweep(older_than):
+    """Republish outbox messages left pending (also run every minute by Celery beat)."""
+    from datetime import timedelta
+
+    from screening import outbox
+
+    ids = outbox.sweep(db.session, timedelta(seconds=older_than))
+    click.echo(f"republished {len(ids)} message(s)" + (f": {', '.join(map(str, ids))}" if ids else ""))
+
+
+@outbox_cli.command("status")
+def outbox_status():
+    """Count outbox messages by status and list the failed ones."""
+    from sqlalchemy import func, select
+
+    from screening.models import OutboxMessage
+
+    counts = db.session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    ).all()
+    click.echo(", ".join(f"{status}: {count}" for status, count in sorted(counts)) or "empty")
+    for message in db.session.scalars(select(OutboxMessage).where(OutboxMessage.status == "failed")):
+        click.echo(f"failed #{message.id} {message.task} after {message.attempts} attempts: {message.last_error}")
+
+
 def register(cli: click.Group) -> None:
-    for command in (db_cli, institutions_cli, users_cli, audit_cli, demo_command, serve_command):
+    for command in (db_cli, institutions_cli, users_cli, audit_cli, outbox_cli, demo_command, serve_command):
         cli.add_command(command)

@@ -63,6 +63,13 @@ def finalise(app) -> None:
         "task_ignore_result": True,
         "broker_transport_options": {"visibility_timeout": 3600},
         "broker_connection_retry_on_startup": True,
+        # Outbox tasks are idempotent: acknowledge after the work, one task at a time per process.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "beat_schedule": {
+            "outbox-sweep": {"task": "screening.outbox.sweep", "schedule": 60.0},
+        },
         "timezone": "UTC",
         "enable_utc": True,
     }

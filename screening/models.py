@@ -200,3 +200,23 @@ class AuditEvent(SQLModel, table=True):
     details: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
     prev_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A side effect (task) written in the same transaction as the change that causes it.
+
+    The relay publishes it to Celery only after commit; the task runs idempotently by this id;
+    the sweeper republishes messages left pending too long (e.g. Redis was wiped or down).
+    """
+
+    __tablename__ = "outbox_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task: str = Field(sa_column=sa.Column(sa.String(128), nullable=False))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    status: str = Field(default="pending", sa_column=sa.Column(sa.String(16), nullable=False, index=True))
+    attempts: int = Field(default=0, nullable=False)
+    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
