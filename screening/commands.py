@@ -206,6 +206,9 @@ def serve_command(host, port):
 def _serve(host, port):
     from werkzeug.serving import run_simple
 
+    # The command's own session must not keep a transaction open while the server runs: on
+    # SQLite that transaction holds the write lock and every request would time out waiting.
+    db.session.close()
     click.echo(f"serving on http://{host}:{port}/  (Ctrl-C to stop)")
     run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
 
