@@ -38,6 +38,14 @@ def test_each_rule_cites_public_sources_and_speaks_both_languages(rule_id):
     assert "{" in rule.explanation["en"].text, "an explanation names the facts that triggered it"
 
 
+@pytest.mark.parametrize("rule_id", RULE_IDS)
+def test_each_mitigation_is_one_whole_sentence(rule_id):
+    # A YAML flow list ([a, b]) splits unquoted text at its commas into fragments.
+    for language, items in SCREENER.ruleset.rule(rule_id).mitigations.items():
+        for item in items:
+            assert item[:1].isupper() and item.endswith("."), (language, item)
+
+
 def test_the_whole_check_passes():
     screener, count, problems = check_all()
     assert screener is not None and count >= 2 * len(RULE_IDS)
