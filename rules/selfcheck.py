@@ -11,6 +11,7 @@ from typing import Any
 from rules.conditions import RuleSyntaxError
 from rules.engine import Screener
 from rules.lists import ListError, load_list_file, version_files
+from rules.ruleset import Rule
 from rules.taxonomy import FORD_AREAS, TECHNOLOGY_AREAS, keyword_hints
 from rules.validation import ProposalError
 
@@ -64,8 +65,18 @@ def run_rule_tests(screener: Screener) -> tuple[int, list[CheckProblem]]:
     return count, problems
 
 
+def mitigation_problems(rule: Rule) -> list[CheckProblem]:
+    """Mitigations are whole sentences; a YAML flow list ([a, b]) splits unquoted text at commas."""
+    return [
+        CheckProblem(f"{rule.file}: {rule.id} mitigations.{language}", f"not a whole sentence: {item!r}")
+        for language, items in rule.mitigations.items()
+        for item in items
+        if not (item[:1].isupper() and item.endswith("."))
+    ]
+
+
 def vocabulary_problems(screener: Screener) -> list[CheckProblem]:
-    problems = []
+    problems = [problem for rule in screener.ruleset.rules for problem in mitigation_problems(rule)]
     for partner_list in screener.lists:
         for entry in partner_list.entries:
             unknown = sorted(set(entry.topics) - set(TECHNOLOGY_AREAS))
