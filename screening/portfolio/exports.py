@@ -25,7 +25,7 @@ from openpyxl.cell.cell import Cell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-__all__ = ["iter_csv", "neutralise", "needs_neutralising", "safe_sheet_title", "to_csv", "to_xlsx"]
+__all__ = ["iter_csv", "needs_neutralising", "neutralise", "safe_sheet_title", "to_csv", "to_xlsx"]
 
 BOM = "\ufeff"
 
@@ -74,7 +74,7 @@ def _csv_text(value: object) -> str:
         return str(value)  # typed numbers are data, not formulas, even when negative
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
-    return neutralise(str(value))
+    return neutralise(str(value)).replace("\0", "\ufffd")  # NUL breaks most CSV readers
 
 
 def iter_csv(columns: Sequence[str], rows: Iterable[Sequence]) -> Iterator[bytes]:
@@ -82,7 +82,7 @@ def iter_csv(columns: Sequence[str], rows: Iterable[Sequence]) -> Iterator[bytes
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write(BOM)
-    writer.writerow([neutralise(str(c)) for c in columns])
+    writer.writerow([_csv_text(str(c)) for c in columns])
     for count, row in enumerate(rows, start=1):
         writer.writerow([_csv_text(v) for v in row])
         if count % 500 == 0:

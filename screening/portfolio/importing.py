@@ -77,7 +77,9 @@ def _enum(*path: str) -> tuple[str, ...]:
 PARTNER_TYPES = _enum("partners", "items", "properties", "type")
 FUNDING_KINDS = _enum("funding", "items", "properties", "kind")
 TRANSFER_DIRECTIONS = _enum("data_transfers", "items", "properties", "direction")
-DATA_CATEGORIES = tuple(PROPOSAL_SCHEMA["properties"]["data_transfers"]["items"]["properties"]["categories"]["items"]["enum"])
+DATA_CATEGORIES = tuple(
+    PROPOSAL_SCHEMA["properties"]["data_transfers"]["items"]["properties"]["categories"]["items"]["enum"]
+)
 _TRUE = frozenset({"yes", "y", "ja", "j", "true", "wahr", "1", "x"})
 _FALSE = frozenset({"no", "n", "nein", "false", "falsch", "0"})
 
@@ -581,13 +583,14 @@ def _check_row(cells: dict[str, object], row_number: int) -> ImportRow:
     try:
         validate_proposal(proposal)
     except ProposalError as error:
-        seen = {(e.column, e.message) for e in errors}
+        unreadable = {e.column for e in errors}  # a cell we could not read gets one message, not two
+        seen = set()
         for problem in error.problems:
             column = column_for_path(problem.path, slots)
             reason = problem.reason
             if problem.path == "partners" and "too short" in reason:
                 reason = "at least one partner is required"
-            if (column, reason) not in seen:
+            if column not in unreadable and (column, reason) not in seen:
                 seen.add((column, reason))
                 errors.append(CellError(row_number, column, reason))
     errors.sort(key=lambda e: _ORDER.get(e.column or "", -1))
@@ -691,7 +694,7 @@ def _read_csv(data: bytes, max_rows: int) -> tuple[list[str], list[tuple[int, li
                 raise _too_many_rows(max_rows)
             records.append((row_number, list(raw)))
     except csv.Error as error:
-        raise _FileProblem(f"row {reader.line_num}: the CSV cannot be read ({error})") from None
+        raise _FileProblem(f"line {reader.line_num}: the CSV cannot be read ({error})") from None
     return header, records
 
 
@@ -743,9 +746,11 @@ def _read_xlsx(data: bytes, max_rows: int, max_uncompressed: int) -> tuple[list[
                 header = _header(list(header_row))
                 width = len(header) + 1  # one column past the header, to catch values without a heading
                 records: list[tuple[int, list[object]]] = []
-                rows = sheet.iter_rows(min_row=2, max_row=max_rows + 2, max_col=width, values_only=True)
+                # No max_row: openpyxl would pad up to it. Gaps between rows come back as empty
+                # rows, which the fast any() test skips; a spreadsheet has at most 1,048,576 rows.
+                rows = sheet.iter_rows(min_row=2, max_col=width, values_only=True)
                 for row_number, raw in enumerate(rows, start=2):
-                    if all(_is_blank(v) for v in raw):
+                    if not any(raw) or all(_is_blank(v) for v in raw):
                         continue
                     if row_number > max_rows + 1:
                         raise _too_many_rows(max_rows)
