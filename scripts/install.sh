@@ -8,6 +8,8 @@ need_apt=()
 # WeasyPrint subsets fonts with HarfBuzz only when libharfbuzz-subset0 is present (2-3x faster PDFs).
 dpkg -s libharfbuzz-subset0 >/dev/null 2>&1 || need_apt+=(libharfbuzz-subset0)
 dpkg -s libpango-1.0-0 >/dev/null 2>&1 || need_apt+=(libpango-1.0-0 libpangoft2-1.0-0)
+# Letters use DejaVu Sans (regular and bold) as their one font family (screening/documents/assets.py).
+dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need_apt+=(fonts-dejavu-core)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

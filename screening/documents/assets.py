@@ -19,7 +19,6 @@ DEFAULT_FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONT_FILES = {
     "fonts/DejaVuSans.ttf": "DejaVuSans.ttf",
     "fonts/DejaVuSans-Bold.ttf": "DejaVuSans-Bold.ttf",
-    "fonts/DejaVuSansMono.ttf": "DejaVuSansMono.ttf",
 }
 # The two demo institutions' logos; an institution names its logo by asset name.
 DEMO_LOGOS = ("logo-nordhafen.svg", "logo-suedtal.svg")

@@ -56,6 +56,26 @@ class RenderedPdf:
     fetch_log: list[str] = field(default_factory=list)  # every URL the renderer asked for
 
 
+OUTPUT_INTENT = "letter-srgb"
+
+
+def _load_output_profile():
+    """WeasyPrint's sRGB profile, loaded once with the file closed afterwards.
+
+    With ``output_intent="srgb"`` WeasyPrint 70 opens the profile on every render and never closes
+    it (a ``ResourceWarning``); handing it a ready profile under our own key avoids both.
+    """
+    try:
+        from importlib.resources import files
+
+        from weasyprint.css import ColorProfile
+
+        with (files("weasyprint.pdf") / "sRGB2014.icc").open("rb") as handle:
+            return ColorProfile(handle, "sRGB2014.icc", "relative-colorimetric", (["r"], ["g"], ["b"]))
+    except (ImportError, OSError, TypeError):  # pragma: no cover - other WeasyPrint layouts
+        return None
+
+
 @dataclass
 class _RenderState:
     """What stays warm between renders for one asset registry."""
@@ -65,6 +85,7 @@ class _RenderState:
     image_cache: dict
     lock: threading.Lock
     setup_fetch_log: list[str]
+    output_profile: object | None
 
 
 _state_lock = threading.Lock()
@@ -86,7 +107,9 @@ def _render_state(registry: AssetRegistry) -> _RenderState:
             )
             if fetcher.refused:
                 raise DocumentFetchError(fetcher.refused)
-            registry.render_state = _RenderState(font_config, stylesheet, {}, threading.Lock(), fetcher.log)
+            registry.render_state = _RenderState(
+                font_config, stylesheet, {}, threading.Lock(), fetcher.log, _load_output_profile()
+            )
         return registry.render_state
 
 
@@ -107,9 +130,15 @@ def qr_svg(text: str) -> Markup:
     """An inline SVG QR code of ``text`` (drawn as one path; made here, no network)."""
     if type(text) is not str or not text or len(text) > MAX_QR_TEXT:
         raise ContextError("QR code text must be a non-empty string of at most 500 characters")
-    code = segno.make(text, error="m", micro=False)
-    svg = code.svg_inline(scale=1, border=2, omitsize=True, svgclass=None, lineclass=None)
-    return Markup(svg)  # segno's output: only path data, no text from ``text``
+    return Markup(_qr_svg(text))  # noqa: S704 - SVG path data made by segno, no input text in it
+
+
+@lru_cache(maxsize=64)
+def _qr_svg(text: str) -> str:
+    # A fixed mask pattern is as valid as the one segno would pick after scoring all eight, and it
+    # saves most of the encoding time. The output is path data only, no text from ``text``.
+    code = segno.make(text, error="m", micro=False, mask=2)
+    return code.svg_inline(scale=1, border=2, omitsize=True, svgclass=None, lineclass=None)
 
 
 def _css_string(text: str) -> str:
@@ -127,7 +156,7 @@ def page_counter_content(pattern: str) -> Markup:
             parts.append("counter(pages)")
         elif piece:
             parts.append(_css_string(piece))
-    return Markup(" ".join(parts))
+    return Markup(" ".join(parts))  # noqa: S704 - counters and CSS-escaped strings only
 
 
 def _check_metadata(name: str, value: str) -> str:
@@ -190,6 +219,8 @@ def render_html(
         raise ContextError(f"{template_name}: missing value: {exc.message}") from exc
     except SecurityError as exc:
         raise ContextError(f"{template_name}: {exc}") from exc
+    except KeyError as exc:  # a value with no wording, e.g. an unknown decision or severity
+        raise ContextError(f"{template_name}: {exc.args[0] if exc.args else exc}") from exc
 
 
 def render_pdf(
@@ -216,7 +247,10 @@ def render_pdf(
     )
     state = _render_state(registry)
     fetcher = StrictURLFetcher(registry)
-    with state.lock:  # the font configuration and image cache are shared, renders take turns
+    options = {}
+    if state.output_profile is not None:
+        options = {"color_profiles": {OUTPUT_INTENT: state.output_profile}, "output_intent": OUTPUT_INTENT}
+    with state.lock:  # the font configuration, image cache and profile are shared: renders take turns
         data = HTML(string=html, url_fetcher=fetcher).write_pdf(
             stylesheets=[state.stylesheet],
             font_config=state.font_config,
@@ -224,6 +258,7 @@ def render_pdf(
             pdf_tags=True,
             cache=state.image_cache,
             optimize_images=True,
+            **options,
         )
     if fetcher.refused:
         raise DocumentFetchError(fetcher.refused)

@@ -46,7 +46,9 @@ def decision_context(*, decision: str = "approved_with_conditions", institution:
             "to the controlled equipment register.",
             "The principal investigator reports any change of partners, funding or scope to the research "
             "security office before it takes effect.",
-        ] if decision == "approved_with_conditions" else [],
+        ]
+        if decision == "approved_with_conditions"
+        else [],
         "reasoning": (
             "The project concerns ultrafast fibre lasers with pulse energies and repetition rates that are "
             "close to the thresholds of dual-use category 6A005. The committee considered that the planned "
@@ -61,18 +63,36 @@ def decision_context(*, decision: str = "approved_with_conditions", institution:
             "listed entities; the committee verified that they are different organisations."
         ),
         "flags": [
-            {"title": "Technology close to dual-use category 6A005 (lasers)", "severity": "high",
-             "sources": ["Regulation (EU) 2021/821 Annex I", "Rule T-LASER-01"]},
-            {"title": "Partner affiliation on a national watch list", "severity": "high",
-             "sources": ["Institutional partner watch list v41", "Rule P-WATCH-02"]},
-            {"title": "Partner located in a country subject to an arms embargo", "severity": "medium",
-             "sources": ["EU consolidated financial sanctions list", "Rule C-EMB-01"]},
-            {"title": "Name similarity with a listed entity (score 0.86)", "severity": "low",
-             "sources": ["US BIS Entity List", "Rule P-NAME-01"]},
-            {"title": "Name similarity with a listed entity (score 0.81)", "severity": "low",
-             "sources": ["US Consolidated Screening List", "Rule P-NAME-01"]},
-            {"title": "Visiting researcher programme planned", "severity": "info",
-             "sources": ["Proposal section 4", "Rule V-VISIT-01"]},
+            {
+                "title": "Technology close to dual-use category 6A005 (lasers)",
+                "severity": "high",
+                "sources": ["Regulation (EU) 2021/821 Annex I", "Rule T-LASER-01"],
+            },
+            {
+                "title": "Partner affiliation on a national watch list",
+                "severity": "high",
+                "sources": ["Institutional partner watch list v41", "Rule P-WATCH-02"],
+            },
+            {
+                "title": "Partner located in a country subject to an arms embargo",
+                "severity": "medium",
+                "sources": ["EU consolidated financial sanctions list", "Rule C-EMB-01"],
+            },
+            {
+                "title": "Name similarity with a listed entity (score 0.86)",
+                "severity": "low",
+                "sources": ["US BIS Entity List", "Rule P-NAME-01"],
+            },
+            {
+                "title": "Name similarity with a listed entity (score 0.81)",
+                "severity": "low",
+                "sources": ["US Consolidated Screening List", "Rule P-NAME-01"],
+            },
+            {
+                "title": "Visiting researcher programme planned",
+                "severity": "info",
+                "sources": ["Proposal section 4", "Rule V-VISIT-01"],
+            },
         ],
         "rule_set": dict(RULE_SET),
         "lists": [dict(item) for item in LISTS],

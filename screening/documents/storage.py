@@ -5,6 +5,7 @@ copy, and reading checks that the bytes still hash to their name (a changed file
 never served). A database-backed store can implement the same small interface.
 """
 
+import contextlib
 import hashlib
 import os
 import re
@@ -82,10 +83,8 @@ class FileDocumentStore:
             os.chmod(tmp_name, 0o644)
             os.replace(tmp_name, path)  # atomic: readers see the old file or the whole new one
         except BaseException:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)
-            except FileNotFoundError:
-                pass
             raise
         self._fsync_dir(path.parent)
         return stored
