@@ -175,6 +175,8 @@ class ProposalForm(FlaskForm):
     form_token = HiddenField()
     title = StringField(_l("Title"), filters=[strip_filter],
                         validators=[DataRequired(_l("Enter a title.")), Length(min=3, max=300), PlainText()])
+    faculty = StringField(_l("Faculty or department (optional, decides which committee reviews it)"),
+                          filters=[strip_filter], validators=[Optional(), Length(max=100), PlainText()])
     abstract = TextAreaField(_l("Abstract"), filters=[strip_filter],
                              validators=[Optional(), Length(max=20000), PlainText(multiline=True)])
     keywords = StringField(_l("Keywords (comma-separated)"), filters=[strip_filter],

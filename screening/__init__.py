@@ -45,6 +45,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(proposals.bp)
+    app.register_blueprint(__import__("screening.blueprints.review", fromlist=["bp"]).bp)  # committee review
+    __import__("screening.blueprints.api", fromlist=["init_app"]).init_app(app)  # JSON API + token pages
+    app.register_blueprint(__import__("screening.blueprints.reports", fromlist=["bp"]).bp)  # international office
+    app.register_blueprint(__import__("screening.blueprints.documents", fromlist=["bp"]).bp)  # letters, /verify
 
     from screening.i18n import init_template_helpers
 

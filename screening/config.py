@@ -39,6 +39,18 @@ def defaults(instance_path: str) -> dict:
         "RATELIMIT_STORAGE": None,  # None: memory when no REDIS_URL, else redis
         "CELERY": {},
         "SQLITE_BUSY_TIMEOUT_MS": 5000,
+        # Notifications (screening/notifications.py; docs/web.md "Notifications").
+        "BASE_URL": "http://127.0.0.1:5000",  # links in e-mails
+        "MAIL_FROM": "Research screening <screening@localhost>",
+        "MAIL_TRANSPORT": None,  # None: "smtp" if MAIL_SMTP_HOST, "memory" when TESTING, else "file"
+        "MAIL_FILE_DIR": None,  # None: instance/mail
+        "MAIL_SMTP_HOST": None,
+        "MAIL_SMTP_PORT": 587,
+        "MAIL_SMTP_USER": None,
+        "MAIL_SMTP_PASSWORD": None,
+        "MAIL_SMTP_STARTTLS": True,
+        "MAIL_SMTP_SSL": False,
+        "MAIL_SMTP_TIMEOUT": 10,
     }
 
 
@@ -69,6 +81,9 @@ def finalise(app) -> None:
         "worker_prefetch_multiplier": 1,
         "beat_schedule": {
             "outbox-sweep": {"task": "screening.outbox.sweep", "schedule": 60.0},
+            # Portfolio monitoring: a new list version or rule set starts a re-screen; weekly full re-screen.
+            "portfolio-monitor": {"task": "screening.portfolio.monitor", "schedule": 300.0},
+            "portfolio-rescreen": {"task": "screening.portfolio.rescreen", "schedule": 7 * 24 * 3600.0},
         },
         "timezone": "UTC",
         "enable_utc": True,
@@ -123,5 +138,9 @@ def check_production(app) -> None:
     serializers = {str(celery.get(k, "json")).lower() for k in ("task_serializer", "result_serializer")}
     if any("pickle" in x for x in accepted | serializers):
         problems.append("Celery must accept and send JSON only; pickle is configured")
+    if cfg.get("MAIL_SMTP_USER") and not (cfg.get("MAIL_SMTP_STARTTLS") or cfg.get("MAIL_SMTP_SSL")):
+        problems.append("the SMTP password would travel unencrypted (set SCREENING_MAIL_SMTP_STARTTLS or _SSL)")
+    if str(cfg.get("MAIL_TRANSPORT") or "").lower() == "memory":
+        problems.append("SCREENING_MAIL_TRANSPORT=memory keeps mail in memory (tests only)")
     if problems:
         raise UnsafeConfiguration("refusing to start in production: " + "; ".join(problems))

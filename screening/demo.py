@@ -132,6 +132,7 @@ def load_demo(session: Session) -> tuple[dict, bool]:
 
     screener = get_screener()
     researchers = []
+    staff: dict[int, dict] = {}
     for slug, name in INSTITUTIONS:
         inst = accounts.create_institution(session, None, slug, name)
         users = {}
@@ -143,6 +144,8 @@ def load_demo(session: Session) -> tuple[dict, bool]:
         second = accounts.create_user(session, None, inst, f"researcher2@{slug}.example",
                                       f"Second Researcher ({name})", DEMO_PASSWORD, ["researcher"])
         researchers.append((inst, [users["researcher"], second]))
+        staff[inst.id] = users
+        _committees(session, inst, users)
 
     for index, case in enumerate(CASES):
         inst, people = researchers[index % 2]
@@ -154,5 +157,57 @@ def load_demo(session: Session) -> tuple[dict, bool]:
         svc.submit(session, actor, proposal, uuid.uuid4().hex, screener, language="en")
         if index in WITHDRAWN_INDEXES:
             svc.withdraw(session, actor, proposal)
+        elif index in REVIEW_STEPS:
+            _deliberate(session, staff[inst.id], actor, proposal, REVIEW_STEPS[index], screener)
     session.commit()
     return logins, True
+
+
+# Committee review demo: what happens to some of the cases above (index -> step).
+REVIEW_STEPS = {0: "dispositions", 1: "information_requested", 2: "decided", 3: "comments", 5: "decided"}
+
+
+def _committees(session: Session, inst: Institution, users: dict) -> None:
+    """A central commission (the default) and an engineering faculty committee, routed by FORD field 2."""
+    from screening.review_models import Committee, CommitteeMember, RoutingRule
+    from screening.services import review
+
+    central = review.ensure_setup(session, None, inst.id)
+    central.name = "Central commission for research security"
+    engineering = Committee(institution_id=inst.id, name="Faculty of Engineering committee", due_days=21)
+    session.add_all([central, engineering])
+    session.flush()
+    for committee in (central, engineering):
+        session.add(CommitteeMember(committee_id=committee.id, user_id=users["committee_member"].id, role="member"))
+        session.add(CommitteeMember(committee_id=committee.id, user_id=users["committee_chair"].id, role="chair"))
+    session.add(RoutingRule(institution_id=inst.id, committee_id=engineering.id, kind="field_prefix", value="2"))
+    session.add(RoutingRule(institution_id=inst.id, committee_id=engineering.id, kind="faculty",
+                            value="Faculty of Engineering"))
+    session.flush()
+
+
+def _deliberate(session: Session, users: dict, researcher, proposal, step: str, screener) -> None:
+    from screening.services import review
+
+    case = review.case_for_proposal(session, proposal)
+    if case is None or proposal.status != "in_review":
+        return
+    chair = accounts.Actor(users["committee_chair"], case.institution_id,
+                           frozenset({"committee_chair"}))
+    member = accounts.Actor(users["committee_member"], case.institution_id, frozenset({"committee_member"}))
+    as_chair, as_member = review.get_case(session, chair, case.id), review.get_case(session, member, case.id)
+    flags = review.flags_of(review.latest_version(session, proposal))
+    if flags:
+        review.record_disposition(session, as_member, flags[0]["key"], "confirmed",
+                                  "The listed institution is the partner named in the proposal.")
+    review.add_comment(session, as_member, "internal", "Check which laboratory the partner works in.")
+    if step == "comments":
+        review.add_comment(session, as_chair, "message", "Thank you, the committee will discuss this in May.")
+    if step == "information_requested":
+        review.request_information(session, as_chair, "Which department of the partner takes part, and will "
+                                                        "any export-controlled equipment be shared?")
+    if step == "decided":
+        review.cast_vote(session, as_member, "approve_with_conditions", "Acceptable with the usual conditions.")
+        template = review.condition_templates(session, case.institution_id)[0]
+        review.decide(session, as_chair, case.version, "approved_with_conditions",
+                      "The collaboration may go ahead under the conditions below.", [template.id], [])

@@ -35,7 +35,10 @@ STATUS_LABELS = {
     "screened": _l("Screened"),
     "fast_tracked": _l("Fast-tracked"),
     "in_review": _l("In committee review"),
+    "information_requested": _l("Information requested"),
+    "decided": _l("Decided"),
     "withdrawn": _l("Withdrawn"),
+    "imported": _l("Imported, screening pending"),
 }
 TIER_LABELS = {"low": _l("Low"), "medium": _l("Medium"), "high": _l("High"), "critical": _l("Critical")}
 SEVERITY_LABELS = {"info": _l("Information"), **TIER_LABELS}

@@ -141,6 +141,8 @@ class Proposal(SQLModel, table=True):
     creation_token: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
     tier: str | None = Field(default=None, sa_column=sa.Column(sa.String(16), nullable=True))
     route: str | None = Field(default=None, sa_column=sa.Column(sa.String(16), nullable=True))
+    # Optional organisational unit, used to route the case to a faculty committee.
+    faculty: str | None = Field(default=None, sa_column=sa.Column(sa.String(100), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
@@ -220,3 +222,10 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     published_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+from screening import review_models  # noqa: E402, F401 - committee review tables
+from screening.api_models import ApiToken  # noqa: E402, F401 - the JSON API's tables
+from screening.document_models import GeneratedDocument  # noqa: E402, F401 - letters (documents)
+from screening.notification_models import SentMail  # noqa: E402, F401 - the notifications table
+from screening.portfolio_models import ProposalScreening  # noqa: E402, F401 - portfolio tables

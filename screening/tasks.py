@@ -4,4 +4,9 @@ A worker started with ``celery -A screening.celery_app worker`` builds the app, 
 same tasks as the web process.
 """
 
-from screening import outbox  # noqa: F401 - the outbox runner and sweeper tasks
+from screening import (  # noqa: F401 - registered by being imported
+    notifications,  # the mail.send handler
+    outbox,  # the outbox runner and sweeper tasks
+    portfolio_tasks,  # portfolio import, re-screen, dashboard PDF, list monitor
+)
+from screening.documents import service as _letters  # noqa: F401 - documents.render_* handlers

@@ -54,7 +54,7 @@ def edit(pid: int):
 
 def _edit(proposal):
     if request.method == "GET":
-        data = form_data_from_proposal(proposal.data) if proposal else {}
+        data = {**form_data_from_proposal(proposal.data), "faculty": proposal.faculty or ""} if proposal else {}
         form = ProposalForm(data=data) if proposal else ProposalForm()
         return render_template("researcher/form.html", form=form, proposal=proposal)
 
@@ -84,7 +84,8 @@ def _edit(proposal):
                 if version is not None:
                     return redirect(url_for(".version", pid=existing.id, number=version.number))
                 return redirect(url_for(".detail", pid=existing.id))
-        saved = svc.save_draft(db.session, g.actor, data, proposal=proposal, creation_token=token)
+        saved = svc.save_draft(db.session, g.actor, data, proposal=proposal, creation_token=token,
+                               faculty=form.faculty.data or None)
         if action == "save":
             db.session.commit()
             return redirect(url_for(".edit", pid=saved.id, saved=1))
@@ -137,7 +138,10 @@ def _attach_errors(form: ProposalForm, errors: dict[str, str]) -> None:
 def detail(pid: int):
     proposal = svc.get_readable(db.session, g.actor, pid)
     versions = svc.versions(db.session, proposal)
+    from screening.services import review
+
     return render_template("researcher/detail.html", proposal=proposal, versions=versions,
+                           review=review.researcher_view(db.session, proposal),
                            is_owner=proposal.owner_id == g.user.id, action_form=PlainActionForm(),
                            can_withdraw=workflow.allowed(proposal.status, workflow.WITHDRAWN))
 

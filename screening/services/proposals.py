@@ -81,9 +81,15 @@ def get_version(session: Session, proposal: Proposal, number: int) -> ProposalVe
     return version
 
 
+_UNCHANGED = object()
+
+
 def save_draft(session: Session, actor: Actor, data: dict, proposal: Proposal | None = None,
-               creation_token: str | None = None) -> Proposal:
-    """Create or update a draft from validated form data (contract shape, maybe incomplete)."""
+               creation_token: str | None = None, faculty=_UNCHANGED) -> Proposal:
+    """Create or update a draft from validated form data (contract shape, maybe incomplete).
+
+    ``faculty`` (optional organisational unit, used for routing) is kept unless given.
+    """
     _require_researcher(actor)
     if proposal is None and creation_token:
         proposal = session.exec(select(Proposal).where(
@@ -94,7 +100,8 @@ def save_draft(session: Session, actor: Actor, data: dict, proposal: Proposal | 
     if proposal is None:
         proposal = Proposal(institution_id=actor.institution_id, owner_id=actor.user.id,
                             title=data["title"], status=workflow.DRAFT, data=copy.deepcopy(data),
-                            creation_token=creation_token)
+                            creation_token=creation_token,
+                            faculty=None if faculty is _UNCHANGED else faculty)
         session.add(proposal)
         session.flush()
         audit.record(session, actor.user, "proposal.created", "proposal", proposal.id,
@@ -107,6 +114,8 @@ def save_draft(session: Session, actor: Actor, data: dict, proposal: Proposal | 
         raise Conflict("only drafts can be changed")
     proposal.title = data["title"]
     proposal.data = copy.deepcopy(data)
+    if faculty is not _UNCHANGED:
+        proposal.faculty = faculty
     proposal.updated_at = utcnow()
     session.add(proposal)
     session.flush()
@@ -144,7 +153,9 @@ def submit(session: Session, actor: Actor, proposal: Proposal, submission_token:
             path = str(getattr(problem, "path", "") or "proposal")
             errors.setdefault(path, str(getattr(problem, "reason", problem)))
         raise ValidationFailed(errors) from exc
-    workflow.transition(session, proposal, workflow.SUBMITTED, actor.user)
+    resubmission = proposal.status == workflow.INFORMATION_REQUESTED
+    if not resubmission:
+        workflow.transition(session, proposal, workflow.SUBMITTED, actor.user)
     number = (session.exec(
         select(sa.func.max(ProposalVersion.number)).where(ProposalVersion.proposal_id == proposal.id)
     ).first() or 0) + 1
@@ -159,13 +170,29 @@ def submit(session: Session, actor: Actor, proposal: Proposal, submission_token:
     session.flush()
     proposal.tier = version.tier
     proposal.route = version.route
-    workflow.transition(session, proposal, workflow.SCREENED, actor.user,
-                        {"version": number, "tier": version.tier, "route": version.route,
+    from screening.services import portfolio
+
+    portfolio.index_version(session, proposal, version)  # the portfolio's search facets
+    screening_details = {"version": number, "tier": version.tier, "route": version.route,
                          "ruleset_version": version.ruleset_version, "ruleset_hash": version.ruleset_hash,
                          "lists": [{"name": x.get("name"), "version": x.get("version")}
-                                   for x in version.lists_json]})
+                                   for x in version.lists_json]}
+    from screening.services import review
+
+    if resubmission:
+        # The answer to the committee's questions: screened again, back to the committee.
+        workflow.transition(session, proposal, workflow.IN_REVIEW, actor.user,
+                            {**screening_details, "resubmission": True})
+        review.resubmitted(session, actor.user, proposal, version)
+        return version
+    workflow.transition(session, proposal, workflow.SCREENED, actor.user, screening_details, as_system=True)
     nxt = workflow.FAST_TRACKED if version.route == "fast_track" else workflow.IN_REVIEW
-    workflow.transition(session, proposal, nxt, actor.user, {"version": number})
+    workflow.transition(session, proposal, nxt, actor.user, {"version": number}, as_system=True)
+    review.open_case(session, actor.user, proposal, version)
+    if nxt == workflow.FAST_TRACKED:
+        from screening.documents.service import request_fast_track_letter
+
+        request_fast_track_letter(session, proposal)  # the clearance letter, rendered after commit
     return version
 
 
@@ -179,3 +206,13 @@ def find_by_creation_token(session: Session, actor: Actor, token: str) -> Propos
         Proposal.owner_id == actor.user.id, Proposal.institution_id == actor.institution_id,
         Proposal.creation_token == token,
     )).first()
+
+
+def list_own_page(session: Session, actor: Actor, before_id: int | None, limit: int) -> list[Proposal]:
+    """One page of the actor's own proposals, newest id first (keyset: ids below ``before_id``)."""
+    _require_researcher(actor)
+    stmt = select(Proposal).where(Proposal.owner_id == actor.user.id,
+                                  Proposal.institution_id == actor.institution_id)
+    if before_id is not None:
+        stmt = stmt.where(Proposal.id < before_id)
+    return list(session.exec(stmt.order_by(Proposal.id.desc()).limit(limit)).all())

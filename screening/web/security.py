@@ -146,6 +146,25 @@ ERROR_TEXT = {
 }
 
 
+def wants_json() -> bool:
+    """A JSON request (body or Accept header) gets JSON problem answers instead of pages."""
+    best = request.accept_mimetypes.best_match(["text/html", "application/json", "application/problem+json"])
+    return request.is_json or (best is not None and best != "text/html")
+
+
+def conflict_message(exc: Conflict) -> str:
+    """A clear, translated message for a 409 (an illegal transition names both states)."""
+    from screening.errors import IllegalTransition
+    from screening.i18n import STATUS_LABELS
+
+    if isinstance(exc, IllegalTransition):
+        return _("This is not possible now: a case that is \"%(current)s\" cannot become \"%(target)s\". "
+                 "Reload the page to see its current state.",
+                 current=STATUS_LABELS.get(exc.from_state, exc.from_state),
+                 target=STATUS_LABELS.get(exc.to_state, exc.to_state))
+    return str(exc.args[0]) if exc.args else str(ERROR_TEXT[409][1])
+
+
 def render_error(code: int, message: str | None = None):
     title, text = ERROR_TEXT.get(code, ERROR_TEXT[500])
     return render_template("errors/error.html", code=code, title=str(title), text=message or str(text),
@@ -177,7 +196,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Conflict)
     def _cf(exc):
-        return render_error(409)
+        message = conflict_message(exc)
+        if wants_json():
+            return {"type": "about:blank", "title": "Conflict", "status": 409, "detail": message}, 409, \
+                {"Content-Type": "application/problem+json"}
+        return render_error(409, message)
 
     @app.errorhandler(HTTPException)
     def _http(exc):

@@ -6,6 +6,7 @@ rolled back afterwards (the app's sessions join it through savepoints).
 """
 
 import os
+import tempfile
 import uuid
 from contextlib import contextmanager
 
@@ -23,6 +24,7 @@ from .helpers import PASSWORD, minimal_proposal
 
 _HASH = PasswordHasher().hash(PASSWORD)
 PG_URL = os.environ.get("SCREENING_TEST_DATABASE_URL")
+_DOCUMENT_DIR = tempfile.mkdtemp(prefix="screening-test-documents-")
 
 
 def pytest_configure(config):
@@ -58,6 +60,7 @@ def base_config(database_url: str, **extra) -> dict:
         "DATABASE_URL": database_url,
         "WTF_CSRF_ENABLED": False,
         "SERVER_NAME": None,
+        "DOCUMENT_STORE_DIR": _DOCUMENT_DIR,  # letters rendered by tests stay out of instance/
     }
     cfg.update(extra)
     return cfg
@@ -85,7 +88,7 @@ def isolated(application):
     try:
         yield conn
     finally:
-        maker.configure(bind=engine, join_transaction_mode="conservative_savepoint")
+        maker.configure(bind=engine, join_transaction_mode="conditional_savepoint")
         trans.rollback()
         conn.close()
 
@@ -96,6 +99,9 @@ def _isolation(request, app):
         yield None
         return
     app.extensions["ratelimit_store"].reset()
+    # Other tests build their own apps (create_app makes each one's Celery current): run tasks here.
+    app.extensions["celery"].set_current()
+    app.extensions["celery"].set_default()
     app.config["WTF_CSRF_ENABLED"] = False
     with isolated(app) as conn, app.app_context():
         yield conn

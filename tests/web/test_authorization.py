@@ -40,6 +40,8 @@ def test_matrix(app, factory, world, endpoint):
 
     method, url_for_ids, expectation = SPEC[endpoint]
     url = url_for_ids(world["ids"])
+    # API entries authenticate with bearer tokens (cookies are ignored there): anonymous is 401.
+    token_auth = getattr(expectation, "token_auth", False)
     failures = []
     anon = app.test_client()
     r = anon.open(url, method=method)
@@ -47,15 +49,19 @@ def test_matrix(app, factory, world, endpoint):
     if expectation == "public":
         assert r.status_code < 500
         return
-    if not (r.status_code == 302 and "/login" in r.headers["Location"]):
+    if token_auth:
+        if r.status_code != 401:
+            failures.append(("anonymous", r.status_code))
+    elif not (r.status_code == 302 and "/login" in r.headers["Location"]):
         failures.append(("anonymous", r.status_code))
     # Owner last, so that a state-changing success does not hide other denials.
     order = sorted(world["users"].items(), key=lambda item: item[0][0] == OWNER)
     for (actor, same_inst), user in order:
         client = app.test_client()
         factory.login(client, user, world["insts"][same_inst])
+        kwargs = expectation.request_for(world, actor, same_inst) if token_auth else {}
         before = {p.id: p.status for p in db.session.exec(select(Proposal)).all()}
-        r = client.open(url, method=method)
+        r = client.open(url, method=method, **kwargs)
         want = (
             200
             if expectation == "any" and method == "GET"

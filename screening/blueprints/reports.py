@@ -1,0 +1,308 @@
+"""The international office: portfolio, bulk import, list monitoring, dashboard and exports.
+
+Every page is for the international office and the institution admin of the user's current
+institution; objects of another institution answer 404. Views are thin and commit once.
+"""
+
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlmodel import select
+from wtforms.fields.choices import SelectChoice
+
+from forms.auth import PlainActionForm
+from forms.portfolio import ImportForm, ListUploadForm
+from screening.errors import NotFound, ValidationFailed
+from screening.extensions import db
+from screening.i18n import current_language
+from screening.portfolio import exports, importing
+from screening.portfolio_models import ReportJob
+from screening.services import portfolio as svc
+from screening.web.security import roles_required
+
+bp = Blueprint("reports", __name__, url_prefix="/portfolio")
+
+OFFICE = ("international_office", "institution_admin")
+
+
+def _filters():
+    try:
+        return svc.parse_filters(request.args)
+    except ValidationFailed as exc:
+        abort(400, description=_("Invalid filter: %(errors)s",
+                                 errors="; ".join(f"{k}: {v}" for k, v in exc.errors.items())))
+
+
+def _page_arg() -> int:
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or len(raw) > 5:
+        abort(400, description=_("Invalid page number."))
+    return max(1, int(raw))
+
+
+@bp.get("/")
+@roles_required(*OFFICE)
+def portfolio():
+    filters = _filters()
+    page = svc.search(db.session, g.actor, filters, _page_arg())
+    query = filters.query_args()
+    saved_link = url_for(".portfolio", _external=True) + ("?" + _urlencode(query) if query else "")
+    return render_template("reports/portfolio.html", page=page, filters=filters, query=query,
+                           saved_link=saved_link, choices=svc.filter_choices(db.session, g.actor),
+                           tiers=svc.TIERS, statuses=[s for s in _statuses()],
+                           page_url=lambda n: url_for(".portfolio", **_multi([*query, ("page", str(n))])),
+                           export_url=lambda fmt: url_for(".export", fmt=fmt, **_multi(query)))
+
+
+def _statuses():
+    from screening import workflow
+
+    return [s for s in workflow.STATES if s != workflow.DRAFT]
+
+
+def _urlencode(pairs) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode(pairs)
+
+
+def _multi(pairs):
+    out: dict[str, list[str]] = {}
+    for k, v in pairs:
+        out.setdefault(k, []).append(v)
+    return out
+
+
+@bp.get("/export.<fmt>")
+@roles_required(*OFFICE)
+def export(fmt: str):
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    filters = _filters()
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
+    # The rows are read inside the request (the session belongs to it); the CSV text is then
+    # encoded and sent in chunks, so the response body is never built as one string.
+    rows = list(svc.export_rows(db.session, g.actor, filters))
+    if fmt == "csv":
+        response = Response(exports.iter_csv(svc.EXPORT_COLUMNS, rows), mimetype="text/csv",
+                            headers={"Content-Type": "text/csv; charset=utf-8"})
+    else:
+        data = exports.to_xlsx(svc.EXPORT_COLUMNS, rows, sheet_title="Portfolio")
+        response = Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response.headers["Content-Disposition"] = f'attachment; filename="portfolio-{stamp}.{fmt}"'
+    return response
+
+
+# ---------------------------------------------------------------------------- bulk import
+
+@bp.get("/import/template.<fmt>")
+@roles_required(*OFFICE)
+def import_template(fmt: str):
+    if fmt == "csv":
+        return Response(importing.template_csv(), mimetype="text/csv",
+                        headers={"Content-Disposition": 'attachment; filename="collaborations-template.csv"'})
+    if fmt == "xlsx":
+        return Response(importing.template_xlsx(),
+                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": 'attachment; filename="collaborations-template.xlsx"'})
+    abort(404)
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@roles_required(*OFFICE)
+def import_form():
+    form = ImportForm()
+    owners = svc.owner_choices(db.session, g.actor)
+    form.owner.choices = [SelectChoice(u.id, f"{u.name} <{u.email}>") for u in owners]
+    if request.method == "GET":
+        return render_template("reports/import.html", form=form, result=None)
+    if not form.validate():
+        return render_template("reports/import.html", form=form, result=None), 400
+    upload = form.file.data
+    filename = (upload.filename or "").strip()
+    try:
+        data = upload.read()
+    finally:
+        upload.close()  # a large upload is spooled to a temporary file
+    result = importing.parse_upload(filename, data)
+    if result.file_errors:
+        return render_template("reports/import.html", form=form, result=result), 400
+    valid_only = bool(form.valid_rows_only.data)
+    chosen = [(row.row_number, row.proposal) for row in result.rows
+              if row.proposal is not None and (row.is_valid or False)]
+    if not result.is_valid and not valid_only:
+        return render_template("reports/import.html", form=form, result=result), 400
+    if not chosen:
+        return render_template("reports/import.html", form=form, result=result), 400
+    job = svc.start_import(db.session, g.actor, filename, chosen, owner_id=form.owner.data,
+                           skipped_rows=len(result.invalid_rows))
+    db.session.commit()
+    return redirect(url_for(".import_job", job_id=job.id), code=303)
+
+
+@bp.get("/import/<int:job_id>")
+@roles_required(*OFFICE)
+def import_job(job_id: int):
+    job = svc.get_import(db.session, g.actor, job_id)
+    return render_template("reports/import_job.html", job=job, tiers=svc.TIERS)
+
+
+@bp.get("/import/<int:job_id>/progress")
+@roles_required(*OFFICE)
+def import_progress(job_id: int):
+    job = svc.get_import(db.session, g.actor, job_id)
+    return {"id": job.id, "status": job.status, "total": job.total, "done": job.done,
+            "percent": round(100 * job.done / job.total) if job.total else 100}
+
+
+# ---------------------------------------------------------------------------- monitoring
+
+@bp.get("/monitoring")
+@roles_required(*OFFICE)
+def monitoring():
+    job = svc.latest_change_job(db.session)
+    return render_template("reports/monitoring.html", job=job, rows=svc.changes(db.session, g.actor, job),
+                           action_form=PlainActionForm(), list_form=ListUploadForm()
+                           if g.actor.has("institution_admin") else None)
+
+
+@bp.post("/monitoring/check")
+@roles_required(*OFFICE)
+def monitoring_check():
+    from screening import portfolio_tasks
+
+    svc.require_office(g.actor)
+    portfolio_tasks.monitor(db.session)
+    db.session.commit()
+    return redirect(url_for(".monitoring"), code=303)
+
+
+@bp.get("/monitoring/<int:job_id>/progress")
+@roles_required(*OFFICE)
+def rescreen_progress(job_id: int):
+    job = svc.get_rescreen(db.session, g.actor, job_id)
+    # Counts span every institution: only the share done is shown.
+    return {"id": job.id, "status": job.status,
+            "percent": round(100 * job.done / job.total) if job.total else 100}
+
+
+@bp.post("/lists")
+@roles_required("institution_admin")
+def list_upload():
+    """A new version of a partner list (institution admin); the re-screen starts at once."""
+    import os
+
+    from rules.importers import import_list
+    from rules.lists import ListError, dump_list
+    from screening import portfolio_tasks
+
+    form = ListUploadForm()
+    target = os.environ.get("SCREENING_LISTS_DIR") or ""
+    if not form.validate():
+        abort(400, description=_("Choose a list file and a format."))
+    if not target:
+        abort(400, description=_("SCREENING_LISTS_DIR is not set: the lists of this installation cannot be "
+                                 "changed from the web."))
+    try:
+        data = form.file.data.read()
+    finally:
+        form.file.data.close()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / ("upload.csv" if form.format.data == "csv" else "upload.json")
+        path.write_bytes(data)
+        try:
+            partner_list = import_list(form.format.data, path, name=form.name.data or None,
+                                       version=form.version.data or None)
+            dump_list(partner_list, Path(target))
+        except (ListError, ValueError, UnicodeDecodeError) as exc:
+            abort(400, description=_("The list could not be imported: %(error)s", error=str(exc)[:300]))
+    from screening.services import audit
+
+    audit.record(db.session, g.user, "portfolio.list_uploaded", "partner_list", partner_list.name,
+                 g.actor.institution_id, {"version": partner_list.version, "entries": len(partner_list.entries)})
+    portfolio_tasks.monitor(db.session)
+    db.session.commit()
+    return redirect(url_for(".monitoring"), code=303)
+
+
+@bp.get("/proposals/<int:pid>/certificate.pdf")
+@roles_required(*OFFICE)
+def certificate(pid: int):
+    from screening.services.portfolio_report import render_certificate
+
+    proposal = svc.get_proposal(db.session, g.actor, pid)
+    pdf = render_certificate(db.session, proposal, language=current_language())
+    if pdf is None:
+        raise NotFound("not screened yet")
+    return Response(pdf.data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="screening-certificate-P{pid}.pdf"'})
+
+
+# ---------------------------------------------------------------------------- dashboard
+
+def _suppress_arg() -> bool:
+    return request.args.get("suppress", "") in ("1", "on", "true")
+
+
+@bp.get("/dashboard")
+@roles_required(*OFFICE)
+def dashboard():
+    from screening.services.portfolio_report import chart_labels
+
+    suppress = _suppress_arg()
+    data = svc.dashboard(db.session, g.actor)
+    charts = svc.chart_svgs(data, suppress, chart_labels(current_language()))
+    reports = db.session.exec(select(ReportJob).where(ReportJob.institution_id == g.actor.institution_id)
+                              .order_by(ReportJob.id.desc()).limit(5)).all()
+    return render_template("reports/dashboard.html", data=data, charts=charts, suppress=suppress,
+                           s=lambda n: svc.suppressed(int(n), suppress), reports=reports,
+                           action_form=PlainActionForm())
+
+
+@bp.post("/dashboard/pdf")
+@roles_required(*OFFICE)
+def report_request():
+    from screening import outbox
+
+    svc.require_office(g.actor)
+    report = ReportJob(institution_id=g.actor.institution_id, requested_by_id=g.user.id,
+                       suppress=request.form.get("suppress") in ("1", "on", "true"), language=current_language())
+    db.session.add(report)
+    db.session.flush()
+    outbox.enqueue(db.session, "portfolio.report", {"report_id": report.id})
+    db.session.commit()
+    return redirect(url_for(".report_status", rid=report.id), code=303)
+
+
+def _report(rid: int) -> ReportJob:
+    report = db.session.get(ReportJob, rid)
+    if report is None:
+        abort(404)
+    if report.institution_id != g.actor.institution_id:
+        raise svc._deny(g.actor, "report", rid)
+    return report
+
+
+@bp.get("/reports/<int:rid>")
+@roles_required(*OFFICE)
+def report_status(rid: int):
+    report = _report(rid)
+    if request.accept_mimetypes.best == "application/json":
+        return {"id": report.id, "status": report.status}
+    return render_template("reports/report.html", report=report)
+
+
+@bp.get("/reports/<int:rid>/download")
+@roles_required(*OFFICE)
+def report_download(rid: int):
+    from screening import portfolio_tasks
+
+    report = _report(rid)
+    if report.status != "ready" or not report.sha256:
+        abort(404)
+    data = portfolio_tasks.report_store().get(report.sha256)
+    return Response(data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="portfolio-report-{rid}.pdf"'})

@@ -1,0 +1,35 @@
+"""Table of the notifications module: the log of e-mails handed to a mail transport.
+
+Imported at the bottom of ``screening.models`` so that Alembic and the tests see it.
+No ``from __future__ import annotations`` here (SQLModel).
+"""
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from screening.models import UTCDateTime, utcnow
+
+
+class SentMail(SQLModel, table=True):
+    """One row per outbox message whose e-mail was accepted by the transport.
+
+    Written in the same transaction that marks the outbox message done; the unique outbox id
+    makes a second delivery of the same message impossible to record (see docs/web.md,
+    "Notifications", for the at-least-once choice).
+    """
+
+    __tablename__ = "sent_mail"
+
+    id: int | None = Field(default=None, primary_key=True)
+    outbox_message_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey("outbox_message.id", ondelete="CASCADE"),
+                            nullable=False, unique=True)
+    )
+    event: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    recipient: str = Field(sa_column=sa.Column(sa.String(254), nullable=False))
+    language: str = Field(sa_column=sa.Column(sa.String(8), nullable=False))
+    message_id: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
+    transport: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    sent_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

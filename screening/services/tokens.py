@@ -1,0 +1,103 @@
+"""Personal API tokens: made and revoked by their user, stored hashed, scoped, expiring.
+
+A token is ``scr_`` + 43 URL-safe characters (256 random bits). Only its SHA-256 is stored; the
+lookup is by that hash and the match is confirmed with a constant-time comparison.
+"""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from screening.api_models import SCOPES, ApiToken
+from screening.errors import NotFound, ValidationFailed
+from screening.models import Membership, User, utcnow
+from screening.services import audit
+from screening.services.accounts import Actor
+
+PREFIX = "scr_"
+EXPIRY_DAYS = (7, 30, 90, 365)
+MAX_ACTIVE_PER_USER = 20
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Resolved:
+    token: ApiToken
+    actor: Actor
+
+
+def create(session: Session, actor: Actor, name: str, scope: str, days: int) -> tuple[ApiToken, str]:
+    """Make a token for the acting user in their current institution; returns (row, plaintext)."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ValidationFailed({"name": "give a name of at most 100 characters"})
+    if scope not in SCOPES:
+        raise ValidationFailed({"scope": f"one of {', '.join(SCOPES)}"})
+    if days not in EXPIRY_DAYS:
+        raise ValidationFailed({"expires_in_days": f"one of {', '.join(map(str, EXPIRY_DAYS))}"})
+    if len(list_active(session, actor.user)) >= MAX_ACTIVE_PER_USER:
+        raise ValidationFailed({"name": f"at most {MAX_ACTIVE_PER_USER} active tokens; revoke one first"})
+    plaintext = PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=actor.user.id, institution_id=actor.institution_id, name=name,
+                   prefix=plaintext[:8], token_hash=hash_token(plaintext), scope=scope,
+                   expires_at=utcnow() + timedelta(days=days))
+    session.add(row)
+    session.flush()
+    audit.record(session, actor.user, "api_token.created", "api_token", row.id, actor.institution_id,
+                 {"name": name, "scope": scope, "expires_at": row.expires_at.isoformat()})
+    return row, plaintext
+
+
+def list_active(session: Session, user: User) -> list[ApiToken]:
+    return list(session.exec(
+        select(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > utcnow())
+        .order_by(ApiToken.id.desc())
+    ).all())
+
+
+def revoke(session: Session, actor: Actor, token_id: int) -> ApiToken:
+    """Revoke one of the acting user's own tokens; anybody else's is NotFound."""
+    row = session.get(ApiToken, token_id)
+    if row is None or row.user_id != actor.user.id:
+        raise NotFound(f"token {token_id}")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.add(row)
+        session.flush()
+        audit.record(session, actor.user, "api_token.revoked", "api_token", row.id, row.institution_id,
+                     {"name": row.name})
+    return row
+
+
+def resolve(session: Session, plaintext: str) -> Resolved | None:
+    """The live token and its acting user with current roles, or None (unknown, expired, revoked,
+    user disabled). Roles are read afresh each call, so a withdrawn role takes effect at once."""
+    if not plaintext.startswith(PREFIX) or not 20 <= len(plaintext) <= 100:
+        return None
+    digest = hash_token(plaintext)
+    # One round trip: the token, its user and the user's roles in the token's institution.
+    rows = session.exec(
+        select(ApiToken, User, Membership.role)
+        .join(User, sa.and_(User.id == ApiToken.user_id))
+        .outerjoin(Membership, sa.and_(Membership.user_id == ApiToken.user_id,
+                                       Membership.institution_id == ApiToken.institution_id))
+        .where(ApiToken.token_hash == digest)
+    ).all()
+    if not rows:
+        return None
+    token, user = rows[0][0], rows[0][1]
+    if not hmac.compare_digest(token.token_hash, digest):
+        return None
+    if token.revoked_at is not None or token.expires_at <= utcnow() or not user.is_active:
+        return None
+    roles = frozenset(role for _, _, role in rows if role is not None)
+    return Resolved(token=token, actor=Actor(user=user, institution_id=token.institution_id, roles=roles))

@@ -1,0 +1,277 @@
+"""Plumbing of the JSON API: problem answers (RFC 9457), bearer-token authentication, strict JSON
+bodies, contract validation with JSON Pointers, opaque keyset cursors.
+
+No cookie authentication here: an API call is authenticated by its ``Authorization: Bearer``
+token alone, so a cross-site request riding on a browser session cannot do anything (CSRF).
+"""
+
+import json
+import logging
+import re
+import threading
+import time
+
+from flask import current_app, g, jsonify, request
+from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+
+from screening.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from screening.extensions import db, limiter
+from screening.models import utcnow
+from screening.services import tokens
+
+log = logging.getLogger("screening.api")
+
+PROBLEM_MIME = "application/problem+json"
+PROBLEM_BASE = "https://screening.example/problems/"
+DEFAULT_RATE_LIMIT = (600, 60)  # requests per seconds, per token
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_UNEXPECTED = re.compile(r"\(([^)]*) (?:was|were) unexpected\)")
+
+
+class ApiProblem(Exception):
+    """Raised anywhere in an API request to answer with an ``application/problem+json`` body."""
+
+    def __init__(self, status: int, detail: str | None = None, *, title: str | None = None,
+                 type_: str = "about:blank", errors: list[dict] | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(detail or title or str(status))
+        self.status, self.detail, self.title, self.type = status, detail, title, type_
+        self.errors, self.headers = errors, headers or {}
+
+
+def problem_response(exc: ApiProblem):
+    body = {
+        "type": exc.type,
+        "title": exc.title or HTTP_STATUS_CODES.get(exc.status, "Error"),
+        "status": exc.status,
+        "instance": request.path,
+        "request_id": g.get("request_id", ""),
+    }
+    if exc.detail:
+        body["detail"] = exc.detail
+    if exc.errors:
+        body["errors"] = exc.errors
+    response = jsonify(body)
+    response.status_code = exc.status
+    response.mimetype = PROBLEM_MIME
+    for key, value in exc.headers.items():
+        response.headers[key] = value
+    return response
+
+
+def pointer(path: str) -> str:
+    """'partners[0].country' (the rules engine's path) -> '/partners/0/country' (RFC 6901)."""
+    if not path:
+        return ""
+    tokens_ = re.findall(r"[^.\[\]]+", path)
+    return "".join("/" + t.replace("~", "~0").replace("/", "~1") for t in tokens_)
+
+
+def validation_problem(problems: list[tuple[str, str]], detail: str = "The request body is not valid.") -> ApiProblem:
+    errors = []
+    for path, reason in problems:
+        m = _UNEXPECTED.search(reason)
+        if m:  # unknown fields: point at each of them
+            for name in re.findall(r"'([^']*)'", m.group(1)):
+                errors.append({"pointer": f"{pointer(path)}/{name}", "detail": "unknown field"})
+            continue
+        errors.append({"pointer": pointer(path), "detail": reason})
+    return ApiProblem(422, detail, title="Validation failed", type_=PROBLEM_BASE + "validation", errors=errors)
+
+
+def handle_error(exc: Exception):
+    """The API blueprint's one error handler: every failure becomes a problem document."""
+    from rules import ProposalError
+
+    if isinstance(exc, ApiProblem | ProposalError | ValidationFailed | NotFound | Forbidden | Conflict
+                  | HTTPException):
+        db.session.rollback()  # nothing half-done stays in the session
+    if isinstance(exc, ApiProblem):
+        return problem_response(exc)
+    if isinstance(exc, ProposalError):
+        return problem_response(validation_problem([(p.path, p.reason) for p in exc.problems]))
+    if isinstance(exc, ValidationFailed):
+        return problem_response(validation_problem(list(exc.errors.items())))
+    if isinstance(exc, NotFound):
+        return problem_response(ApiProblem(404, "There is nothing here, or it is not available to you."))
+    if isinstance(exc, Forbidden):
+        return problem_response(ApiProblem(403, "Your role does not allow this action."))
+    if isinstance(exc, Conflict):
+        return problem_response(ApiProblem(409, str(exc) or "The object's state does not allow this."))
+    if isinstance(exc, HTTPException):
+        code = exc.code or 500
+        headers = {}
+        if code == 405 and getattr(exc, "valid_methods", None):
+            headers["Allow"] = ", ".join(exc.valid_methods)
+        detail = {403: "Your role does not allow this action.",
+                  404: "There is nothing here, or it is not available to you.",
+                  413: "The request body is larger than allowed."}.get(code)
+        if code == 400 and exc.description and "\n" not in exc.description \
+                and not exc.description.startswith("The browser (or proxy)"):
+            detail = exc.description
+        return problem_response(ApiProblem(code, detail, headers=headers))
+    log.exception("unhandled API error (request %s)", g.get("request_id"))
+    try:
+        db.session.rollback()
+    except Exception:
+        log.exception("rollback failed")
+    return problem_response(ApiProblem(500, "The error was logged. Nothing was saved."))
+
+
+# ----------------------------------------------------------------- authentication
+
+def authenticate(write: bool) -> None:
+    """Resolve the bearer token into ``g.user``/``g.actor``; 401, 403 (scope) or 429 otherwise.
+
+    A session cookie is ignored: whatever ``_load_user`` found from it is cleared first.
+    """
+    g.user = None
+    g.actor = None
+    g.api_token = None
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or not value:
+        raise ApiProblem(401, "Send a personal API token: Authorization: Bearer <token>.",
+                         headers={"WWW-Authenticate": 'Bearer realm="screening"'})
+    resolved = _resolve(value, cacheable=not write)
+    if resolved is None:
+        log.info("API token rejected (request %s)", g.get("request_id"))
+        raise ApiProblem(401, "The token is unknown, expired or revoked.",
+                         headers={"WWW-Authenticate": 'Bearer realm="screening", error="invalid_token"'})
+    attempts, window = current_app.config.get("API_RATE_LIMIT") or DEFAULT_RATE_LIMIT
+    if limiter.exceeded(f"api:token:{resolved.token.id}", (attempts, window)):
+        raise ApiProblem(429, f"More than {attempts} requests in {window} seconds with this token.",
+                         type_=PROBLEM_BASE + "rate-limited", headers={"Retry-After": str(window)})
+    if write and resolved.token.scope != "write":
+        raise ApiProblem(403, "This token has the read scope; this call needs write.",
+                         type_=PROBLEM_BASE + "insufficient-scope",
+                         headers={"WWW-Authenticate": 'Bearer realm="screening", error="insufficient_scope"'})
+    g.user = resolved.actor.user
+    g.actor = resolved.actor
+    g.api_token = resolved.token
+
+
+_cache_lock = threading.Lock()
+_CACHE_MAX = 10000
+
+
+def _cache() -> dict:
+    return current_app.extensions.setdefault("api_auth_cache", {})
+
+
+def _resolve(value: str, cacheable: bool):
+    """tokens.resolve, with an optional per-process cache for read calls.
+
+    ``API_AUTH_CACHE_SECONDS`` (0 = off; production default 2) bounds how long a revocation,
+    a withdrawn role or a disabled account may take to reach another worker; revoking in the
+    token page drops the entry of the worker that served it at once, and expiry is always exact.
+    Calls that change data always resolve the token from the database.
+    """
+    ttl = float(current_app.config.get("API_AUTH_CACHE_SECONDS") or 0)
+    if not ttl:
+        return tokens.resolve(db.session, value)
+    digest = tokens.hash_token(value)
+    now = time.monotonic()
+    hit = _cache().get(digest)
+    if cacheable and hit is not None and hit[0] > now and hit[1].token.expires_at > utcnow():
+        return hit[1]
+    resolved = tokens.resolve(db.session, value)
+    with _cache_lock:
+        cache = _cache()
+        if len(cache) >= _CACHE_MAX:
+            cache.clear()
+        if resolved is None:
+            cache.pop(digest, None)
+        else:
+            cache[digest] = (now + ttl, resolved)
+    return resolved
+
+
+def forget_token(token_hash: str) -> None:
+    """Drop a revoked token from this process's cache."""
+    with _cache_lock:
+        _cache().pop(token_hash, None)
+
+
+# ----------------------------------------------------------------- input
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _has_surrogate(value) -> bool:
+    if isinstance(value, str):
+        return bool(_SURROGATE.search(value))
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
+
+
+def json_body():
+    """The request body as JSON: UTF-8, no NaN/Infinity, no lone surrogates, else 400/415."""
+    if request.mimetype != "application/json":
+        raise ApiProblem(415, "Send the body as application/json.")
+    raw = request.get_data(cache=True)
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ApiProblem(400, "The body is not valid JSON in UTF-8.") from None
+    if _has_surrogate(data):
+        raise ApiProblem(400, "The body contains unpaired surrogate characters.")
+    return data
+
+
+def proposal_body() -> dict:
+    """A contract proposal from the body; unknown fields (institution_id, status, ...) are refused."""
+    from rules.validation import validate_proposal
+
+    return validate_proposal(json_body())  # ProposalError -> 422 with pointers
+
+
+IDEMPOTENCY_RE = re.compile(r"^[A-Za-z0-9_-]{8,40}$")
+
+
+def idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not IDEMPOTENCY_RE.match(key):
+        raise ApiProblem(400, "Idempotency-Key: use 8 to 40 letters, digits, '-' or '_'.",
+                         errors=[{"parameter": "Idempotency-Key", "detail": "invalid"}])
+    return key
+
+
+def int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"[0-9]{1,6}", raw) or not low <= int(raw) <= high:
+        raise ApiProblem(400, f"{name} must be an integer from {low} to {high}.",
+                         errors=[{"parameter": name, "detail": f"an integer from {low} to {high}"}])
+    return int(raw)
+
+
+def _serializer(kind: str) -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=f"api-cursor:{kind}")
+
+
+def encode_cursor(kind: str, last_id: int) -> str:
+    return _serializer(kind).dumps({"after": last_id})
+
+
+def decode_cursor(kind: str) -> int | None:
+    """The id the opaque, signed ``cursor`` parameter points after (keyset on id), or None."""
+    raw = request.args.get("cursor")
+    if raw is None:
+        return None
+    try:
+        value = _serializer(kind).loads(raw)
+        after = int(value["after"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        raise ApiProblem(400, "The cursor is not one this API gave out.",
+                         errors=[{"parameter": "cursor", "detail": "invalid cursor"}]) from None
+    return after

@@ -1,0 +1,47 @@
+"""A real werkzeug server on 127.0.0.1 serving a fresh app and database, with a demo token.
+
+Used by the curl examples test (docs/api.md) and the schemathesis run. The server has its own
+SQLite file, so nothing crosses the per-test transaction of the in-process tests.
+"""
+
+import threading
+from contextlib import contextmanager
+from types import SimpleNamespace
+
+from werkzeug.serving import make_server
+
+from screening import create_app
+from screening import db as migrations
+from screening.extensions import db
+from screening.services import accounts, tokens
+
+from .conftest import base_config
+from .helpers import PASSWORD
+
+
+@contextmanager
+def live_api(directory, **config):
+    app = create_app(base_config(f"sqlite:///{directory / 'live.db'}", API_RATE_LIMIT=(100000, 60), **config))
+    migrations.upgrade(app)
+    with app.app_context():
+        inst = accounts.create_institution(db.session, None, "live-uni", "Live University")
+        user = accounts.create_user(db.session, None, inst, "live-researcher@example.org", "Live Researcher",
+                                    PASSWORD, ["researcher"])
+        actor = accounts.Actor(user=user, institution_id=inst.id,
+                               roles=accounts.roles_in(db.session, user, inst.id))
+        _, write_token = tokens.create(db.session, actor, "live write", "write", 30)
+        _, read_token = tokens.create(db.session, actor, "live read", "read", 30)
+        db.session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-api", daemon=True)
+    thread.start()
+    try:
+        yield SimpleNamespace(base=f"http://127.0.0.1:{server.server_port}", token=write_token,
+                              read_token=read_token, app=app)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        with app.app_context():
+            for engine in db.engines.values():
+                engine.dispose()

@@ -1,0 +1,309 @@
+"""Letters with a real Redis and a real Celery worker process (scorecard 14-16).
+
+Runs only when SCREENING_TEST_REDIS_URL is set (scripts/test.sh's second pass, with PostgreSQL).
+The tests use their own Redis database (number 5, flushed before and after, nothing else) and
+their own database (a PostgreSQL schema, or a SQLite file without SCREENING_TEST_DATABASE_URL)
+that the test app and the worker subprocess share; data is really committed (``no_isolation``).
+
+(a) SIGKILL of the worker child, and of the whole worker, while a letter renders;
+(b) Redis flushed after the commit, before any worker took the task: the sweeper republishes;
+(c) rendering fails twice (fault injection in the worker): retried, then stored.
+Each ends with exactly one GeneratedDocument and one stored file.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from screening import create_app, outbox
+from screening import db as migrations
+from screening.commands import outbox_sweep
+from screening.document_models import GeneratedDocument
+from screening.extensions import db
+from screening.models import OutboxMessage
+from screening.review_models import CommitteeMember
+from screening.services import review
+
+from .conftest import Factory, base_config
+
+REDIS_URL = os.environ.get("SCREENING_TEST_REDIS_URL")
+PG_URL = os.environ.get("SCREENING_TEST_DATABASE_URL")
+REDIS_DB = 5
+HARBIN = [{"name": "Harbin Institute of Technology", "country": "CN", "type": "university"}]
+VENV_BIN = Path(sys.executable).parent
+
+pytestmark = [
+    pytest.mark.no_isolation,
+    pytest.mark.skipif(not REDIS_URL, reason="SCREENING_TEST_REDIS_URL not set"),
+]
+
+
+def _redis_db_url() -> str:
+    parts = urlsplit(REDIS_URL)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{REDIS_DB}", parts.query, parts.fragment))
+
+
+def _flush_redis() -> None:
+    import redis
+
+    redis.Redis.from_url(_redis_db_url()).flushdb()
+
+
+@pytest.fixture(scope="module")
+def worker_db(tmp_path_factory):
+    """A database of its own, migrated; dropped afterwards."""
+    if not PG_URL:
+        yield f"sqlite:///{tmp_path_factory.mktemp('letters-worker') / 'worker.db'}"
+        return
+    schema = f"letters_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_URL, poolclass=sa.pool.NullPool)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def worker_app(worker_db, tmp_path_factory):
+    app = create_app(base_config(worker_db, REDIS_URL=_redis_db_url(),
+                                 DOCUMENT_STORE_DIR=str(tmp_path_factory.mktemp("letters-store"))))
+    migrations.upgrade(app)
+    yield app
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose()
+
+
+@pytest.fixture
+def store_dir(worker_app, tmp_path):
+    """A fresh document directory per test, for the test app and its worker."""
+    directory = tmp_path / "documents"
+    directory.mkdir()
+    worker_app.config["DOCUMENT_STORE_DIR"] = str(directory)
+    return directory
+
+
+@pytest.fixture
+def ctx(worker_app, store_dir):
+    _flush_redis()
+    celery = worker_app.extensions["celery"]
+    celery.set_current()
+    celery.set_default()
+    with worker_app.app_context():
+        yield worker_app
+        db.session.rollback()
+        db.session.close()
+    _flush_redis()
+
+
+class Worker:
+    """``celery worker`` as a subprocess in its own process group."""
+
+    def __init__(self, app, store_dir: Path, log_path: Path, **knobs):
+        self.env = {
+            **os.environ,
+            "SCREENING_DATABASE_URL": app.config["DATABASE_URL"],
+            "SCREENING_REDIS_URL": _redis_db_url(),
+            "SCREENING_SECRET_KEY": app.config["SECRET_KEY"],
+            "SCREENING_DOCUMENT_STORE_DIR": str(store_dir),
+            "SCREENING_LETTERS_FAULT_INJECTION": "true",
+            **{f"SCREENING_LETTERS_TEST_{k.upper()}": str(v) for k, v in knobs.items()},
+        }
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+        self._log = None
+
+    def start(self) -> "Worker":
+        self._log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [str(VENV_BIN / "celery"), "-A", "screening.celery_app", "worker", "--pool=prefork",
+             "--concurrency=1", "--prefetch-multiplier=1", "-Q", "celery", "--loglevel=INFO",
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"letters-{uuid.uuid4().hex[:6]}@%h"],
+            env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.wait_for_log("ready", 60)
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, text: str, timeout: float, count: int = 1) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.log().count(text) >= count:
+                return
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(f"worker exited:\n{self.log()[-3000:]}")
+            time.sleep(0.1)
+        raise AssertionError(f"worker log never showed {text!r} x{count}:\n{self.log()[-3000:]}")
+
+    def children(self) -> list[int]:
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == self.proc.pid:
+                    pids.append(int(entry.name))
+        return pids
+
+    def kill_child(self) -> None:
+        children = self.children()
+        assert children, "no pool process"
+        for pid in children:
+            os.kill(pid, signal.SIGKILL)
+
+    def kill_all(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGKILL)  # the main process and its pool process at once
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        try:
+            if self.proc is not None and self.proc.poll() is None:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGTERM)
+                    self.proc.wait(20)
+                except (subprocess.TimeoutExpired, ProcessLookupError):
+                    _kill_group(self.proc.pid)
+                    self.proc.wait(10)
+            elif self.proc is not None:
+                _kill_group(self.proc.pid)  # the pool process may outlive a killed main process
+        finally:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+@contextmanager
+def running(worker: Worker, start: bool = True):
+    try:
+        if start:
+            worker.start()
+        yield worker
+    finally:
+        worker.stop()
+
+
+def _case_in_review():
+    factory = Factory(None)
+    inst = factory.institution()
+    owner = factory.user(inst, "researcher")
+    chair = factory.user(inst, "committee_chair")
+    committee = review.ensure_setup(db.session, None, inst.id)
+    db.session.add(CommitteeMember(committee_id=committee.id, user_id=chair.id, role="chair"))
+    db.session.commit()
+    proposal = factory.proposal(owner, inst, submit=True, partners=HARBIN)
+    case = review.case_for_proposal(db.session, proposal)
+    access = review.get_case(db.session, factory.actor(chair, inst), case.id)
+    return access
+
+
+def _decide(access) -> tuple[int, int]:
+    decision = review.decide(db.session, access, access.case.version, "approved_with_conditions",
+                             "Conditions limit the transfer of technology.", [], ["Publish results only."])
+    db.session.commit()  # decision + outbox row + pending document; then published to Redis
+    doc = db.session.exec(select(GeneratedDocument).where(GeneratedDocument.object_type == "decision",
+                                                          GeneratedDocument.object_id == decision.id)).one()
+    return decision.id, doc.outbox_message_id
+
+
+def _wait_done(message_id: int, timeout: float = 90) -> OutboxMessage:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        db.session.rollback()  # a fresh snapshot
+        message = db.session.get(OutboxMessage, message_id)
+        db.session.refresh(message)
+        if message.status != "pending":
+            return message
+        time.sleep(0.25)
+    raise AssertionError(f"outbox message {message_id} still pending after {timeout}s")
+
+
+def _assert_exactly_one(decision_id: int, store_dir: Path) -> GeneratedDocument:
+    db.session.rollback()
+    docs = db.session.exec(select(GeneratedDocument).where(GeneratedDocument.object_type == "decision",
+                                                           GeneratedDocument.object_id == decision_id)).all()
+    assert len(docs) == 1 and docs[0].sha256
+    files = [p for p in store_dir.rglob("*") if p.is_file()]
+    assert [p.name for p in files] == [f"{docs[0].sha256}.pdf"], files
+    return docs[0]
+
+
+def test_worker_killed_while_rendering_renders_the_letter_once(ctx, store_dir, tmp_path):
+    access = _case_in_review()
+    with running(Worker(ctx, store_dir, tmp_path / "worker.log", render_delay=3)) as worker:
+        decision_id, message_id = _decide(access)
+        worker.wait_for_log("screening.outbox.run", 30)  # received: the child is rendering (sleeping 3 s)
+        time.sleep(1)
+        worker.kill_child()  # SIGKILL of the pool process: the task is rejected and redelivered
+        message = _wait_done(message_id)
+    assert message.status == "done", worker.log()[-3000:]
+    assert "WorkerLostError" in worker.log() or "SIGKILL" in worker.log() or "signal 9" in worker.log()
+    _assert_exactly_one(decision_id, store_dir)
+
+
+def test_whole_worker_killed_then_restarted_and_swept(ctx, store_dir, tmp_path):
+    access = _case_in_review()
+    worker = Worker(ctx, store_dir, tmp_path / "worker.log", render_delay=3)
+    with running(worker):
+        decision_id, message_id = _decide(access)
+        worker.wait_for_log("screening.outbox.run", 30)
+        time.sleep(1)
+        worker.kill_all()  # main process and child: the message stays unacknowledged in Redis
+    db.session.rollback()
+    assert db.session.get(OutboxMessage, message_id).status == "pending"
+    with running(Worker(ctx, store_dir, tmp_path / "worker2.log", render_delay=0)):
+        # Redis gives an unacknowledged message back only after the visibility timeout (an hour):
+        # the sweeper republishes the still-pending outbox message at once.
+        assert message_id in outbox.sweep(db.session, older_than=timedelta(0))
+        message = _wait_done(message_id)
+    assert message.status == "done"
+    _assert_exactly_one(decision_id, store_dir)
+
+
+def test_redis_flushed_before_the_worker_took_the_task_is_swept(ctx, store_dir, tmp_path):
+    access = _case_in_review()
+    decision_id, message_id = _decide(access)  # published, but no worker is running
+    _flush_redis()  # the broker loses it
+    with running(Worker(ctx, store_dir, tmp_path / "worker.log")):
+        time.sleep(1)
+        db.session.rollback()
+        assert db.session.get(OutboxMessage, message_id).status == "pending"  # nothing to take
+        result = ctx.test_cli_runner().invoke(outbox_sweep, ["--older-than", "0"], catch_exceptions=False)
+        assert str(message_id) in result.output
+        message = _wait_done(message_id)
+    assert message.status == "done"
+    _assert_exactly_one(decision_id, store_dir)
+
+
+def test_rendering_fails_twice_then_succeeds(ctx, store_dir, tmp_path):
+    access = _case_in_review()
+    with running(Worker(ctx, store_dir, tmp_path / "worker.log", failures=2)) as worker:
+        decision_id, message_id = _decide(access)
+        message = _wait_done(message_id, timeout=60)
+    assert message.status == "done" and message.attempts == 2, worker.log()[-3000:]
+    assert "injected failure" in message.last_error
+    _assert_exactly_one(decision_id, store_dir)
