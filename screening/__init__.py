@@ -3,8 +3,21 @@
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from screening import config as config_mod
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:...>`` in URLs stops at the largest id a database column holds.
+
+    A larger number is simply no route (404) instead of an integer overflow in the database (500).
+    """
+
+    def __init__(self, url_map, fixed_digits: int = 0, min: int | None = None, max: int | None = None,
+                 signed: bool = False) -> None:
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=2**31 - 1 if max is None else max,
+                         signed=signed)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -25,6 +38,7 @@ def create_app(config: dict | None = None) -> Flask:
     if not config_mod.is_production(app):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.url_map.strict_slashes = True
+    app.url_map.converters["int"] = DatabaseIdConverter
 
     from screening.extensions import babel, csrf, init_celery, init_db, limiter
     from screening.i18n import select_locale, select_timezone

@@ -91,3 +91,10 @@ def test_too_many_rows_are_refused(logged_in):
     r = logged_in.post("/proposals/new", data=data)
     assert r.status_code in (400, 413)
     assert proposals() == 0
+
+
+def test_an_id_beyond_the_database_integer_range_is_not_found(client, factory):
+    user = factory.user(factory.institution())
+    factory.login(client, user)
+    for url in ("/proposals/99999999999999999999", "/proposals/2147483648/edit", "/proposals/1/versions/9999999999"):
+        assert client.get(url).status_code == 404, url
