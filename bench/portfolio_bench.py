@@ -111,7 +111,7 @@ def measure(client, url: str, runs: int) -> tuple[float, float]:
         if i >= 2:  # two warm-up requests
             times.append(elapsed)
     times.sort()
-    return statistics.median(times), times[max(0, int(round(0.95 * len(times))) - 1)]
+    return statistics.median(times), times[max(0, round(0.95 * len(times)) - 1)]
 
 
 def run(backend: str, url: str, n: int, runs: int) -> None:

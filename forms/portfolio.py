@@ -18,8 +18,9 @@ class ImportForm(FlaskForm):
 
 class ListUploadForm(FlaskForm):
     file = FileField(_l("List file"), validators=[FileRequired()])
-    format = SelectField(_l("Format"), choices=[SelectChoice("csv", "CSV"), SelectChoice("misp-galaxy", "MISP galaxy (JSON)"),
-                                               SelectChoice("csl", "Consolidated Screening List (JSON)")])
+    format = SelectField(_l("Format"), choices=[
+        SelectChoice("csv", "CSV"), SelectChoice("misp-galaxy", "MISP galaxy (JSON)"),
+        SelectChoice("csl", "Consolidated Screening List (JSON)")])
     name = StringField(_l("List name"), filters=[strip_filter],
                        validators=[Optional(), Length(max=64), Regexp(r"^[a-z0-9][a-z0-9-]*$"), PlainText()])
     version = StringField(_l("Version (ISO date)"), filters=[strip_filter],

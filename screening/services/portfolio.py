@@ -474,13 +474,13 @@ def export_rows(session: Session, actor: Actor, f: Filters, batch: int = 1000):
 
 def filter_choices(session: Session, actor: Actor) -> dict[str, Any]:
     """Values for the filter form's drop-downs (countries, categories, committees of the institution)."""
+    # Fixed lists: a DISTINCT over the facet tables would cost a scan on every page view.
     inst = actor.institution_id
-    countries = [r[0] for r in session.execute(
-        select(ProposalPartner.country).where(ProposalPartner.institution_id == inst)
-        .group_by(ProposalPartner.country).order_by(ProposalPartner.country))]
-    categories = [r[0] for r in session.execute(
-        select(ProposalFlag.category).where(ProposalFlag.institution_id == inst)
-        .group_by(ProposalFlag.category).order_by(ProposalFlag.category))]
+    from screening.countries import ISO_CODES
+    from screening.i18n import CATEGORY_ORDER
+
+    countries = sorted(ISO_CODES)
+    categories = list(CATEGORY_ORDER)
     committees = []
     try:
         from screening.review_models import Committee
