@@ -204,6 +204,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc):
+        if request.path.startswith("/api/"):  # e.g. no route (an id beyond the database range): a problem
+            from screening.web.api_support import handle_error
+
+            return handle_error(exc)
         code = exc.code or 500
         message = exc.description if code == 400 and exc.description and "\n" not in exc.description \
             and not exc.description.startswith("The browser (or proxy)") else None

@@ -227,7 +227,9 @@ def _decide(access) -> tuple[int, int]:
     db.session.commit()  # decision + outbox row + pending document; then published to Redis
     doc = db.session.exec(select(GeneratedDocument).where(GeneratedDocument.object_type == "decision",
                                                           GeneratedDocument.object_id == decision.id)).one()
-    return decision.id, doc.outbox_message_id
+    ids = decision.id, doc.outbox_message_id
+    db.session.rollback()  # SQLite: release the write lock for the worker
+    return ids
 
 
 def _wait_done(message_id: int, timeout: float = 90) -> OutboxMessage:
@@ -236,8 +238,10 @@ def _wait_done(message_id: int, timeout: float = 90) -> OutboxMessage:
         db.session.rollback()  # a fresh snapshot
         message = db.session.get(OutboxMessage, message_id)
         db.session.refresh(message)
-        if message.status != "pending":
-            return message
+        status = message.status
+        db.session.rollback()  # SQLite: never hold the write lock (BEGIN IMMEDIATE) while the worker works
+        if status != "pending":
+            return db.session.get(OutboxMessage, message_id)
         time.sleep(0.25)
     raise AssertionError(f"outbox message {message_id} still pending after {timeout}s")
 
@@ -275,6 +279,7 @@ def test_whole_worker_killed_then_restarted_and_swept(ctx, store_dir, tmp_path):
         worker.kill_all()  # main process and child: the message stays unacknowledged in Redis
     db.session.rollback()
     assert db.session.get(OutboxMessage, message_id).status == "pending"
+    db.session.rollback()
     with running(Worker(ctx, store_dir, tmp_path / "worker2.log", render_delay=0)):
         # Redis gives an unacknowledged message back only after the visibility timeout (an hour):
         # the sweeper republishes the still-pending outbox message at once.
@@ -292,6 +297,7 @@ def test_redis_flushed_before_the_worker_took_the_task_is_swept(ctx, store_dir, 
         time.sleep(1)
         db.session.rollback()
         assert db.session.get(OutboxMessage, message_id).status == "pending"  # nothing to take
+        db.session.rollback()
         result = ctx.test_cli_runner().invoke(outbox_sweep, ["--older-than", "0"], catch_exceptions=False)
         assert str(message_id) in result.output
         message = _wait_done(message_id)

@@ -12,6 +12,7 @@ from ..helpers import minimal_proposal
 from .core import OTHER_RESEARCHER, OWNER, expect_object_change, expect_object_read, expect_researcher_page
 
 RESEARCHERS = {"researcher", OWNER, OTHER_RESEARCHER}
+COMMITTEE = {"committee_member", "committee_chair"}
 
 
 class Token:
@@ -41,6 +42,14 @@ def _researchers(status):
     return lambda actor, same_inst: status if actor in RESEARCHERS else 403
 
 
+def _committee(ok, other=404):
+    return lambda actor, same_inst: (ok if same_inst else other) if actor in COMMITTEE else 403
+
+
+def _chair(ok):
+    return lambda actor, same_inst: (ok if same_inst else 404) if actor == "committee_chair" else 403
+
+
 SPEC = {
     "api.ping": ("GET", lambda ids: "/api/v1/ping", "public"),
     "api.openapi": ("GET", lambda ids: "/api/v1/openapi.json", "public"),
@@ -60,6 +69,15 @@ SPEC = {
                             Token(lambda a, s: expect_object_change(a, s, 201))),
     "api.get_version": ("GET", lambda ids: f"/api/v1/proposals/{ids['api_submitted']}/versions/1",
                         Token(expect_object_read)),
+    # Committee cases (ids["case"]: inst A's case in review, made by authz/review.py). Committee
+    # people of inst A reach it, those of inst B get 404, everybody else 403. Bodies are chosen so
+    # that access is decided first and nothing changes: an unknown field (422), no If-Match (428).
+    "api.list_cases": ("GET", lambda ids: "/api/v1/cases", Token(_committee(200, 200))),
+    "api.get_case": ("GET", lambda ids: f"/api/v1/cases/{ids['case']}", Token(_committee(200))),
+    "api.put_disposition": ("PUT", lambda ids: f"/api/v1/cases/{ids['case']}/flags/0123456789abcdef/disposition",
+                            Token(_committee(422), {"disposition": "dismissed", "reason": "x", "status": "decided"})),
+    "api.decide_case": ("POST", lambda ids: f"/api/v1/cases/{ids['case']}/decision",
+                        Token(_chair(428), {"outcome": "approved", "reasoning": "matrix"})),
     # Token pages: every logged-in user manages their own tokens only.
     "tokens.index": ("GET", lambda ids: "/account/tokens/", "any"),
     "tokens.create": ("POST", lambda ids: "/account/tokens/", _everyone(400)),  # empty form
