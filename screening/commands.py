@@ -183,8 +183,12 @@ def demo_command(serve, host, port):
     from screening.demo import load_demo
 
     migrations.upgrade(current_app)
+    from screening.documents import demo as letters_demo
+
+    letters_demo.before_load()  # demo signing keys, so that the demo's letters are signed
     logins, created = load_demo(db.session)
     click.echo("demo data " + ("loaded" if created else "already present"))
+    click.echo(letters_demo.after_load(db.session))  # letters for decided and fast-tracked cases
     click.echo(f"demo logins (password for all: {logins['password']}):")
     for inst, rows in logins["institutions"].items():
         click.echo(f"  {inst}")
@@ -241,5 +245,8 @@ def outbox_status():
 
 
 def register(cli: click.Group) -> None:
-    for command in (db_cli, institutions_cli, users_cli, audit_cli, outbox_cli, demo_command, serve_command):
+    from screening.portfolio.commands import portfolio_cli
+
+    for command in (db_cli, institutions_cli, users_cli, audit_cli, outbox_cli, demo_command, serve_command,
+                    portfolio_cli):
         cli.add_command(command)

@@ -25,6 +25,8 @@ def defaults(instance_path: str) -> dict:
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
         "SESSION_MAX_AGE_SECONDS": 12 * 3600,
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # The bulk import's upload route only (SCREENING_MAX_IMPORT_BYTES); everything else keeps 1 MiB.
+        "MAX_IMPORT_BYTES": 10 * 1024 * 1024,
         "MAX_FORM_MEMORY_SIZE": 512 * 1024,
         "MAX_FORM_PARTS": 2000,
         "MAX_FORM_FIELDS": 2000,
@@ -84,6 +86,8 @@ def finalise(app) -> None:
             # Portfolio monitoring: a new list version or rule set starts a re-screen; weekly full re-screen.
             "portfolio-monitor": {"task": "screening.portfolio.monitor", "schedule": 300.0},
             "portfolio-rescreen": {"task": "screening.portfolio.rescreen", "schedule": 7 * 24 * 3600.0},
+            # Committee review: notify each committee once about cases past their due date.
+            "review-notify-overdue": {"task": "screening.review.notify_overdue", "schedule": 3600.0},
         },
         "timezone": "UTC",
         "enable_utc": True,

@@ -8,5 +8,6 @@ from screening import (  # noqa: F401 - registered by being imported
     notifications,  # the mail.send handler
     outbox,  # the outbox runner and sweeper tasks
     portfolio_tasks,  # portfolio import, re-screen, dashboard PDF, list monitor
+    review_tasks,  # overdue case notices (beat)
 )
 from screening.documents import service as _letters  # noqa: F401 - documents.render_* handlers

@@ -41,7 +41,7 @@ OPERATIONS: dict[tuple[str, str], dict] = {}
 
 def init_app(app) -> None:
     """Register the API and the token pages; the per-token rate limit defaults to 600 a minute."""
-    from screening.blueprints import tokens
+    from screening.blueprints import api_portfolio, tokens  # noqa: F401 - api_portfolio adds its routes to bp
     from screening.config import is_production
 
     app.config.setdefault("API_RATE_LIMIT", api.DEFAULT_RATE_LIMIT)

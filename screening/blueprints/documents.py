@@ -5,7 +5,9 @@ may not read it. ``/verify`` is public (CSRF-protected form, rate-limited per ad
 only the case reference, the kind of letter, its date, the decision and the institution.
 """
 
-from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
+import click
+from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
+from sqlmodel import select
 
 from forms.documents import RetryForm, VerifyForm
 from screening import outbox
@@ -43,8 +45,6 @@ def retry(document_id: int):
     form = RetryForm()
     doc = svc.get_readable(db.session, g.actor, document_id)  # 404 first, before the form
     if not form.validate_on_submit():
-        from flask import abort
-
         abort(400)
     message = svc.retry(db.session, g.actor, doc.id)
     db.session.commit()
@@ -94,3 +94,59 @@ def verify_code(code: str):
     result = svc.verify_code(db.session, code)
     return render_template("documents/verify.html", form=VerifyForm(), result=result, checked=True,
                            by_code=True), (200 if result else 404)
+
+
+# ---------------------------------------------------------------- commands: screening documents ...
+
+
+@bp.cli.command("demo-signing-key")
+@click.option("--institution", "slugs", multiple=True, help="Slug (repeatable); default: every institution.")
+def demo_signing_key_command(slugs):
+    """Create self-signed demo signing keys (instance/signing/<slug>/) for institutions without one."""
+    from screening.models import Institution
+
+    rows = db.session.exec(select(Institution).order_by(Institution.id)).all()
+    chosen = [(i.slug, i.name) for i in rows if not slugs or i.slug in slugs]
+    unknown = set(slugs) - {slug for slug, _name in chosen}
+    if unknown:
+        raise click.UsageError(f"unknown institution(s): {', '.join(sorted(unknown))}")
+    made = svc.create_demo_signing_keys(db.session, chosen)
+    click.echo(f"created {len(made)} demo signing key(s)" + "".join(f"\n  {p}" for p in made))
+    click.echo("letters rendered from now on are signed (self-signed: for demonstrations only)")
+
+
+@bp.cli.command("request-missing")
+def request_missing_command():
+    """Request letters for current decisions and fast-tracked proposals that have none."""
+    ids = svc.request_missing_letters(db.session)
+    db.session.commit()
+    click.echo(f"requested {len(ids)} letter(s)")
+
+
+@bp.cli.command("verify")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def verify_command(path):
+    """Check a PDF file against the letters issued here (exit 1 if it is not one)."""
+    from pathlib import Path
+
+    result = svc.verify_bytes(db.session, Path(path).read_bytes())
+    if result is None:
+        click.echo("NOT a letter issued by this installation (or it was changed)")
+        raise SystemExit(1)
+    click.echo(f"authentic: {result.kind} {result.reference} of {result.issued_on.isoformat()} "
+               f"({result.decision or 'cleared'}){' - superseded' if result.superseded else ''}")
+
+
+@bp.cli.command("failed")
+def failed_command():
+    """List letters whose rendering failed for good (retry them on the admin page or the case page)."""
+    from screening.document_models import GeneratedDocument
+    from screening.models import OutboxMessage
+
+    rows = db.session.exec(select(GeneratedDocument, OutboxMessage)
+                           .join(OutboxMessage, OutboxMessage.id == GeneratedDocument.outbox_message_id)
+                           .where(OutboxMessage.status == "failed").order_by(GeneratedDocument.id)).all()
+    for doc, message in rows:
+        click.echo(f"document #{doc.id} {doc.kind} proposal {doc.proposal_id} institution {doc.institution_id}: "
+                   f"{message.last_error}")
+    click.echo(f"{len(rows)} failed letter(s)")

@@ -26,6 +26,18 @@ from screening.web.security import roles_required
 bp = Blueprint("reports", __name__, url_prefix="/portfolio")
 
 OFFICE = ("international_office", "institution_admin")
+LARGE_UPLOADS = frozenset({"reports.import_form"})
+
+
+@bp.url_value_preprocessor
+def _upload_limit(endpoint, values):
+    """The bulk import may send up to ``MAX_IMPORT_BYTES`` (default 10 MiB); every other route keeps
+    ``MAX_CONTENT_LENGTH``. URL value preprocessors run before any ``before_request`` function (CSRF
+    protection reads the form there), so the limit is in place before the body is read."""
+    if endpoint in LARGE_UPLOADS:
+        from flask import current_app
+
+        request.max_content_length = int(current_app.config.get("MAX_IMPORT_BYTES") or 10 * 1024 * 1024)
 
 
 def _filters():

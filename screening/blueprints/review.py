@@ -4,6 +4,7 @@ Views are thin: load the case through the service (which decides 404/403 before 
 looked at), validate the form, call a service, commit once.
 """
 
+import click
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -349,3 +350,15 @@ def admin_conditions():
                        form.text_de.data, form.active.data == "1")
         return redirect(url_for(".admin_conditions"))
     return render_template("review/admin_conditions.html", templates=overview["templates"], form=form)
+
+
+# ---------------------------------------------------------------- commands: screening review ...
+
+
+@bp.cli.command("notify-overdue")
+def notify_overdue_command():
+    """Notify the committees about cases past their due date (once per case; beat does this hourly)."""
+    from screening import review_tasks
+
+    ids = review_tasks.notify_overdue()
+    click.echo(f"notified {len(ids)} overdue case(s)" + (f": {', '.join(map(str, ids))}" if ids else ""))

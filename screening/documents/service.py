@@ -163,17 +163,41 @@ def signing_paths(slug: str) -> tuple[Path, Path] | None:
     return None
 
 
-def create_demo_signing_keys(session: Session) -> list[Path]:
-    """Self-signed demo keys under ``SIGNING_KEY_DIR/<slug>/`` for institutions that have none."""
+def create_demo_signing_keys(session: Session | None, institutions: list[tuple[str, str]] | None = None
+                             ) -> list[Path]:
+    """Self-signed demo keys under ``SIGNING_KEY_DIR/<slug>/`` for institutions that have none.
+
+    ``institutions`` is a list of (slug, name); by default every institution in the database.
+    """
     from .signing import create_demo_signing_key
 
+    if institutions is None:
+        institutions = [(i.slug, i.name) for i in session.exec(select(Institution).order_by(Institution.id)).all()]
     root = Path(current_app.config.get("SIGNING_KEY_DIR") or Path(current_app.instance_path) / "signing")
     made = []
-    for inst in session.exec(select(Institution).order_by(Institution.id)).all():
-        if signing_paths(inst.slug) is None:
-            create_demo_signing_key(root / inst.slug, f"{inst.name} (demo)")
-            made.append(root / inst.slug)
+    for slug, name in institutions:
+        if signing_paths(slug) is None:
+            create_demo_signing_key(root / slug, f"{name} (demo)")
+            made.append(root / slug)
     return made
+
+
+def request_missing_letters(session: Session) -> list[int]:
+    """Request letters for current decisions and fast-tracked proposals that have none (demo, upgrades)."""
+    from screening import workflow
+    from screening.review_models import Decision
+
+    messages = []
+    have = set(session.exec(select(GeneratedDocument.object_type, GeneratedDocument.object_id)).all())
+    for decision in session.exec(select(Decision).where(Decision.superseded_at.is_(None))
+                                 .order_by(Decision.id)).all():
+        if ("decision", decision.id) not in have:
+            messages.append(request_decision_letter(session, decision).id)
+    for proposal in session.exec(select(Proposal).where(Proposal.status == workflow.FAST_TRACKED)
+                                 .order_by(Proposal.id)).all():
+        if ("proposal", proposal.id) not in have:
+            messages.append(request_fast_track_letter(session, proposal).id)
+    return messages
 
 
 # ---------------------------------------------------------------- context (plain values only)

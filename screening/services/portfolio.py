@@ -185,8 +185,11 @@ def index_version(session: Session, proposal: Proposal, version: ProposalVersion
     index_screening(session, proposal, version.proposal_json, version.result_json, version.number, cause)
 
 
-def reindex_all(session: Session, institution_id: int | None = None) -> int:
-    """Build the facets of proposals that have a version but no current screening yet (upgrades)."""
+def reindex_all(session: Session, institution_id: int | None = None, limit: int | None = None) -> int:
+    """Build the facets of proposals that have a version but no current screening yet (upgrades).
+
+    ``limit``: at most that many proposals (lowest ids first); call again until it returns 0.
+    """
     latest = (select(ProposalVersion.proposal_id, sa.func.max(ProposalVersion.number).label("n"))
               .group_by(ProposalVersion.proposal_id).subquery())
     stmt = (select(Proposal, ProposalVersion)
@@ -197,6 +200,8 @@ def reindex_all(session: Session, institution_id: int | None = None) -> int:
             .where(ProposalScreening.proposal_id.is_(None)))
     if institution_id is not None:
         stmt = stmt.where(Proposal.institution_id == institution_id)
+    if limit is not None:
+        stmt = stmt.order_by(Proposal.id).limit(limit)
     count = 0
     for proposal, version in session.exec(stmt).all():
         index_version(session, proposal, version, cause="index")
@@ -413,7 +418,12 @@ def search(session: Session, actor: Actor, f: Filters, page: int = 1, per_page: 
     total = session.execute(select(sa.func.count()).select_from(Proposal).where(*conds)).scalar_one()
     stmt = (select(Proposal.id, Proposal.title, Proposal.status, Proposal.tier, Proposal.created_at)
             .where(*conds).order_by(*SORTS[f.sort]).offset((page - 1) * per_page).limit(per_page))
-    base = session.execute(stmt).all()
+    return PortfolioPage(_rows(session, session.execute(stmt).all()), page, per_page, total)
+
+
+def _rows(session: Session, base) -> list[PortfolioRow]:
+    """Rows of ``proposal`` (id, title, status, tier, created_at) with their partners and flag
+    categories: two more queries for the whole page, never one per row."""
     ids = [r.id for r in base]
     partners: dict[int, list] = defaultdict(list)
     cats: dict[int, list] = defaultdict(list)
@@ -426,8 +436,49 @@ def search(session: Session, actor: Actor, f: Filters, page: int = 1, per_page: 
         for r in session.execute(select(ProposalFlag.proposal_id, ProposalFlag.category, ProposalFlag.max_severity)
                                  .where(ProposalFlag.proposal_id.in_(ids)).order_by(ProposalFlag.category)):
             cats[r.proposal_id].append((r.category, r.max_severity))
-    rows = [PortfolioRow(r.id, r.title, r.status, r.tier, r.created_at, partners[r.id], cats[r.id]) for r in base]
-    return PortfolioPage(rows, page, per_page, total)
+    return [PortfolioRow(r.id, r.title, r.status, r.tier, r.created_at, partners[r.id], cats[r.id]) for r in base]
+
+
+# Keyset pagination (the API): each sort order as (expression, descending) pairs ending in the id,
+# so that a walk is stable while proposals are added.
+_TIER_RANK = sa.case({"critical": 0, "high": 1, "medium": 2, "low": 3}, value=Proposal.tier, else_=4)
+KEYSETS: dict[str, tuple[tuple[Any, bool], ...]] = {
+    "newest": ((Proposal.created_at, True), (Proposal.id, True)),
+    "oldest": ((Proposal.created_at, False), (Proposal.id, False)),
+    "title": ((Proposal.title, False), (Proposal.id, False)),
+    "tier": ((_TIER_RANK, False), (Proposal.created_at, True), (Proposal.id, True)),
+    "status": ((Proposal.status, False), (Proposal.id, True)),
+    "updated": ((Proposal.updated_at, True), (Proposal.id, True)),
+}
+
+
+def search_after(session: Session, actor: Actor, f: Filters, after: list | None,
+                 limit: int) -> tuple[list[PortfolioRow], list | None, int]:
+    """One keyset page: rows after the sort key ``after`` (None: the first page).
+
+    Returns (rows, the sort key of the last row when more rows follow else None, total matching).
+    """
+    require_office(actor)
+    keys = KEYSETS[f.sort]
+    conds = _filtered(actor.institution_id, f)
+    total = session.execute(select(sa.func.count()).select_from(Proposal).where(*conds)).scalar_one()
+    if after is not None:
+        if len(after) != len(keys):
+            raise ValidationFailed({"cursor": "invalid cursor"})
+        branches = []
+        for i, (expr, desc) in enumerate(keys):
+            equal = [k == v for (k, _d), v in zip(keys[:i], after[:i], strict=True)]
+            branches.append(sa.and_(*equal, expr < after[i] if desc else expr > after[i]))
+        conds.append(sa.or_(*branches))
+    labelled = [expr.label(f"k{i}") for i, (expr, _desc) in enumerate(keys)]
+    stmt = (select(Proposal.id, Proposal.title, Proposal.status, Proposal.tier, Proposal.created_at, *labelled)
+            .where(*conds).order_by(*[expr.desc() if desc else expr.asc() for expr, desc in keys])
+            .limit(limit + 1))
+    base = session.execute(stmt).all()
+    more = len(base) > limit
+    base = base[:limit]
+    last = [getattr(base[-1], f"k{i}") for i in range(len(keys))] if more and base else None
+    return _rows(session, base), last, total
 
 
 EXPORT_COLUMNS = ("id", "title", "status", "tier", "created_at", "partners", "partner_countries",
@@ -513,45 +564,54 @@ def dashboard(session: Session, actor: Actor, now: datetime | None = None) -> di
 
 
 def dashboard_for(session: Session, inst: int, now: datetime | None = None) -> dict[str, Any]:
+    """One grouped query per chart; nothing but the grouped counts is loaded into Python.
+
+    Tier, status, total and the ageing of open cases come from a single pass over the
+    institution's proposals (grouped by tier, status and age bucket).
+    """
     now = now or utcnow()
     base = [Proposal.institution_id == inst, Proposal.status != workflow.DRAFT]
-    total = session.execute(select(sa.func.count()).select_from(Proposal).where(*base)).scalar_one()
     tier = sa.func.coalesce(Proposal.tier, sa.literal_column("'pending'"))
-    by_tier = dict(session.execute(select(tier, sa.func.count()).where(*base).group_by(tier)).all())
-    by_status = dict(session.execute(select(Proposal.status, sa.func.count()).where(*base)
-                                     .group_by(Proposal.status)).all())
+    limits = [days for days, _label in AGEING_BUCKETS if days is not None]
+    bucket = sa.case((Proposal.status.not_in(OPEN_STATES), sa.literal(-1)),
+                     *[(Proposal.created_at > now - timedelta(days=days), sa.literal(i))
+                       for i, days in enumerate(limits)], else_=sa.literal(len(limits))).label("age_bucket")
+    by_tier: Counter = Counter()
+    by_status: Counter = Counter()
+    ageing_n: Counter = Counter()
+    grouped = (select(tier, Proposal.status, bucket, sa.func.count()).where(*base)
+               .group_by(tier, Proposal.status, sa.literal_column("age_bucket")))
+    for t, status, b, n in session.execute(grouped).all():
+        by_tier[t] += n
+        by_status[status] += n
+        if b is not None and b >= 0:
+            ageing_n[int(b)] += n
+    total = sum(by_status.values())
+    # Facet rows exist only for screened proposals, never for drafts (nothing goes back to draft):
+    # the charts below read the facet tables' covering indexes and join ``proposal`` only for the tier.
     pp = ProposalPartner
+    # (proposal, country) pairs first, then a plain count: a hash aggregate, no sort for DISTINCT.
+    pairs = select(pp.proposal_id, pp.country).where(pp.institution_id == inst).distinct().subquery()
     country_tier = session.execute(
-        select(pp.country, Proposal.tier, sa.func.count(sa.distinct(pp.proposal_id)))
-        .join(Proposal, Proposal.id == pp.proposal_id)
-        .where(pp.institution_id == inst, *base)
-        .group_by(pp.country, Proposal.tier)).all()
+        select(pairs.c.country, Proposal.tier, sa.func.count())
+        .join(Proposal, Proposal.id == pairs.c.proposal_id)
+        .where(Proposal.institution_id == inst)
+        .group_by(pairs.c.country, Proposal.tier)).all()
     per_country: dict[str, Counter] = defaultdict(Counter)
-    for country, tier, n in country_tier:
-        per_country[country][tier or "pending"] += n
+    for country, t, n in country_tier:
+        per_country[country][t or "pending"] += n
     top_countries = sorted(per_country, key=lambda c: (-sum(per_country[c].values()), c))[:12]
     by_field = session.execute(
-        select(ProposalField.code, sa.func.count()).join(Proposal, Proposal.id == ProposalField.proposal_id)
-        .where(ProposalField.institution_id == inst, *base)
+        select(ProposalField.code, sa.func.count())
+        .where(ProposalField.institution_id == inst)
         .group_by(ProposalField.code).order_by(sa.func.count().desc(), ProposalField.code).limit(12)).all()
     listed = session.execute(
         select(pp.listed_entry, sa.func.count(sa.distinct(pp.proposal_id)))
-        .join(Proposal, Proposal.id == pp.proposal_id)
-        .where(pp.institution_id == inst, pp.listed_entry.is_not(None), *base)
+        .where(pp.institution_id == inst, pp.listed_entry.is_not(None))
         .group_by(pp.listed_entry).order_by(sa.func.count(sa.distinct(pp.proposal_id)).desc(), pp.listed_entry)
         .limit(10)).all()
     # Ageing of open cases (by the date the proposal was filed).
-    ageing = []
-    lower = None
-    for days, label in AGEING_BUCKETS:
-        conds = [Proposal.institution_id == inst, Proposal.status.in_(OPEN_STATES)]
-        if days is not None:
-            conds.append(Proposal.created_at > now - timedelta(days=days))
-        if lower is not None:
-            conds.append(Proposal.created_at <= now - timedelta(days=lower))
-        n = session.execute(select(sa.func.count()).select_from(Proposal).where(*conds)).scalar_one()
-        ageing.append((label, n))
-        lower = days
+    ageing = [(label, ageing_n.get(i, 0)) for i, (_days, label) in enumerate(AGEING_BUCKETS)]
     decisions, conditions, durations = _decisions(session, inst)
     return {
         "total": total,

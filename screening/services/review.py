@@ -907,11 +907,15 @@ def researcher_view(session: Session, proposal: Proposal) -> dict[str, Any] | No
 
 
 def notify_overdue(session: Session, now: datetime | None = None) -> list[int]:
-    """Notify the committee once about each case past its due date; returns the case ids."""
+    """Notify the committee once about each case past its due date; returns the case ids.
+
+    Two runs at once (beat and the command) do not both notify: on PostgreSQL each locks the
+    cases it takes and skips those another run holds; SQLite serialises writers anyway.
+    """
     now = now or utcnow()
     rows = session.exec(select(ReviewCase, Proposal).join(Proposal, Proposal.id == ReviewCase.proposal_id).where(
         ReviewCase.due_at < now, ReviewCase.overdue_notified_at.is_(None),
-        Proposal.status.in_(workflow.UNDER_REVIEW))).all()
+        Proposal.status.in_(workflow.UNDER_REVIEW)).with_for_update(of=ReviewCase, skip_locked=True)).all()
     ids = []
     for case, proposal in rows:
         case.overdue_notified_at = now

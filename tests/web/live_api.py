@@ -16,7 +16,26 @@ from screening.extensions import db
 from screening.services import accounts, tokens
 
 from .conftest import base_config
-from .helpers import PASSWORD
+from .helpers import PASSWORD, minimal_proposal
+
+
+def _seed_case(inst, chair) -> None:
+    """The default committee chaired by ``chair`` and one case in review: another researcher's
+    proposal with a listed partner."""
+    from screening.engine import get_screener
+    from screening.review_models import CommitteeMember
+    from screening.services import proposals, review
+
+    committee = review.ensure_setup(db.session, None, inst.id)
+    db.session.add(CommitteeMember(committee_id=committee.id, user_id=chair.id, role="chair"))
+    other = accounts.create_user(db.session, None, inst, "live-researcher2@example.org", "Second Researcher",
+                                 PASSWORD, ["researcher"])
+    actor = accounts.Actor(user=other, institution_id=inst.id, roles=frozenset({"researcher"}))
+    draft = proposals.save_draft(db.session, actor, minimal_proposal(
+        title="Legged robots with HIT", research_fields=["2.2"],
+        partners=[{"name": "Harbin Institute of Technology", "country": "CN", "type": "university"}]),
+        creation_token="live-case")
+    proposals.submit(db.session, actor, draft, "live-case-submit", get_screener())
 
 
 @contextmanager
@@ -25,12 +44,15 @@ def live_api(directory, **config):
     migrations.upgrade(app)
     with app.app_context():
         inst = accounts.create_institution(db.session, None, "live-uni", "Live University")
+        # The demo user files proposals and chairs the committee, so that /cases has data, and is in
+        # the international office, so that /portfolio answers with data too.
         user = accounts.create_user(db.session, None, inst, "live-researcher@example.org", "Live Researcher",
-                                    PASSWORD, ["researcher"])
+                                    PASSWORD, ["researcher", "committee_chair", "international_office"])
         actor = accounts.Actor(user=user, institution_id=inst.id,
                                roles=accounts.roles_in(db.session, user, inst.id))
         _, write_token = tokens.create(db.session, actor, "live write", "write", 30)
         _, read_token = tokens.create(db.session, actor, "live read", "read", 30)
+        _seed_case(inst, user)
         db.session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-api", daemon=True)

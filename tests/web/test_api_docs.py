@@ -46,4 +46,9 @@ def test_every_curl_example_runs(tmp_path):
             answer = json.loads(out)
             if answer.get("status") == "draft" and "PROPOSAL_ID" not in env:
                 env["PROPOSAL_ID"] = str(answer["id"])
-        assert "PROPOSAL_ID" in env
+            items = answer.get("items") or [{}]
+            if "committee" in items[0] and "CASE_ID" not in env:  # the committee queue
+                env["CASE_ID"] = str(items[0]["id"])
+            if "lock_version" in answer and "FLAG_KEY" not in env:  # one case
+                env["FLAG_KEY"] = next(f["key"] for f in answer["flags"] if f["category"] == "partner")
+        assert {"PROPOSAL_ID", "CASE_ID", "FLAG_KEY"} <= set(env)

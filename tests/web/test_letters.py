@@ -46,7 +46,8 @@ def case_world(factory):
             "case": review.case_for_proposal(db.session, proposal)}
 
 
-def _decide(factory, w, outcome="approved_with_conditions", conditions=CONDITIONS, reasoning="Fine <script>x</script>."):
+def _decide(factory, w, outcome="approved_with_conditions", conditions=CONDITIONS,
+            reasoning="Fine <script>x</script>."):
     access = review.get_case(db.session, factory.actor(w["chair"], w["inst"]), w["case"].id)
     decision = review.decide(db.session, access, access.case.version, outcome, reasoning, [],
                              conditions if outcome == "approved_with_conditions" else [])
@@ -272,3 +273,48 @@ def test_other_people_get_404(app, factory, case_world):
     c = app.test_client()
     factory.login(c, case_world["member"])
     assert c.get(f"/documents/{doc.id}/download").status_code == 404
+
+
+def test_demo_signing_key_command_and_missing_letters(app, factory, tmp_path, monkeypatch):
+    from screening.blueprints.documents import demo_signing_key_command, request_missing_command, verify_command
+
+    monkeypatch.setitem(app.config, "SIGNING_KEY_DIR", str(tmp_path / "signing"))
+    inst = factory.institution()
+    runner = app.test_cli_runner()
+    result = runner.invoke(demo_signing_key_command, ["--institution", inst.slug], catch_exceptions=False)
+    assert "created 1 demo signing key" in result.output
+    assert (tmp_path / "signing" / inst.slug / "signing-key.pem").stat().st_mode & 0o077 == 0
+    assert runner.invoke(demo_signing_key_command, ["--institution", "nope"]).exit_code != 0
+    owner = factory.user(inst)
+    proposal = factory.proposal(owner, inst, submit=True)
+    doc = _doc("proposal", proposal.id)
+    assert doc.signed
+    # A fast-tracked proposal whose letter row is missing (older data) gets one requested.
+    db.session.delete(doc)
+    db.session.commit()
+    assert "requested 1 letter" in runner.invoke(request_missing_command, catch_exceptions=False).output
+    again = _doc("proposal", proposal.id)
+    assert again.sha256
+    path = tmp_path / "letter.pdf"
+    path.write_bytes(letters.read_bytes(db.session, again))
+    assert "authentic: fast_track_letter" in runner.invoke(verify_command, [str(path)]).output
+    path.write_bytes(path.read_bytes() + b"\n")
+    assert runner.invoke(verify_command, [str(path)]).exit_code == 1
+
+
+def test_verification_is_rate_limited_and_size_bounded(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "VERIFY_LIMIT", (2, 60))
+    for _ in range(2):
+        assert client.post("/verify", data={"sha256": "a" * 64}).status_code == 200
+    assert client.post("/verify", data={"sha256": "a" * 64}).status_code == 429
+    assert client.get("/verify/AAAA-AAAA-AAAA-AAAA").status_code == 429
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 100_000)  # small: the test client buffers in memory
+    big = io.BytesIO(b"%PDF" + b"0" * 200_000)
+    r = client.post("/verify", data={"document": (big, "big.pdf")}, content_type="multipart/form-data")
+    assert r.status_code == 413
+    assert client.post("/verify", data={"sha256": "not-hex"}).status_code in (400, 429)
+
+
+def test_verification_page_in_german(client):
+    html = client.get("/verify", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert "Schreiben prüfen" in html and "oder sein SHA-256-Wert" in html

@@ -247,3 +247,55 @@ def test_pdf_report_through_the_outbox(app, factory, office_world):
     pdf = client.get(f"/portfolio/reports/{rid}/download")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     assert _client(app, factory, office_world["office_b"]).get(f"/portfolio/reports/{rid}/download").status_code == 404
+
+
+def _big_csv(size: int) -> bytes:
+    """A valid import of about ``size`` bytes: rows with long abstracts (at most 20,000 characters)."""
+    header = "reference,title,abstract,research_fields,partner_1_name,partner_1_country\n"
+    out, n = [header], 0
+    total = len(header)
+    while total < size:
+        n += 1
+        row = f"B{n},Large import {n},{'Sediment transport and delta erosion. ' * 500},1.5,University of Oslo,NO\n"
+        out.append(row)
+        total += len(row)
+    return "".join(out).encode()
+
+
+# Werkzeug spools large uploads to a temporary file that is finalised by the garbage collector.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_import_route_alone_accepts_large_uploads(app, factory, office_world, csrf_enabled):
+    """1.5 MiB (above the global 1 MiB) imports; 11 MiB is 413 with nothing stored; other routes keep 1 MiB.
+
+    CSRF protection is on: it reads the form in a before_request hook, so this also shows that the
+    larger limit is in place before the body is read."""
+    from .helpers import csrf_token_from
+
+    w = office_world
+    assert app.config["MAX_CONTENT_LENGTH"] == 1024 * 1024
+    assert app.config["MAX_IMPORT_BYTES"] == 10 * 1024 * 1024
+    client = _client(app, factory, w["office_a"])
+    token = csrf_token_from(client.get("/portfolio/import").get_data(as_text=True))
+    before = _count(w["a"])
+    data = _big_csv(1536 * 1024)
+    assert 1.5 * 1024 * 1024 <= len(data) < 1.6 * 1024 * 1024
+    rows = data.count(b"\n") - 1
+    r = _upload(client, w["office_a"].id, data, name="large.csv", csrf_token=token)
+    assert r.status_code == 303, r.get_data(as_text=True)[:1000]
+    job = db.session.exec(select(ImportJob).where(ImportJob.institution_id == w["a"].id)).one()
+    assert (job.status, job.total, job.done) == ("done", rows, rows)
+    assert _count(w["a"]) == before + rows
+    # 11 MiB: refused before anything is parsed; nothing stored.
+    r = _upload(client, w["office_a"].id, b"x" * (11 * 1024 * 1024), name="huge.csv", csrf_token=token)
+    assert r.status_code == 413
+    assert _count(w["a"]) == before + rows
+    assert len(db.session.exec(select(ImportJob).where(ImportJob.institution_id == w["a"].id)).all()) == 1
+    # Everywhere else the global 1 MiB stays: the list upload and a proposal form.
+    admin = _client(app, factory, factory.user(w["a"], "institution_admin"))
+    r = admin.post("/portfolio/lists", data={"file": (io.BytesIO(data), "list.csv"), "format": "csv",
+                                             "csrf_token": token}, content_type="multipart/form-data")
+    assert r.status_code == 413
+    r = client.post("/proposals/new", data={"title": "x" * (1536 * 1024)})
+    assert r.status_code == 413
+    del r
+    gc.collect()

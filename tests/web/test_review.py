@@ -561,3 +561,17 @@ def test_two_chairs_deciding_at_once_yield_one_decision_and_one_conflict(app):
         from screening.services import audit
 
         assert audit.verify(s).ok
+
+
+def test_disposition_form_on_the_case_page_posts_its_flag_key(app, factory, world, csrf_enabled):
+    """The page's form (not a hand-made post) carries the flag key: no empty "flag" field before it."""
+    import re
+
+    chair = _client(app, factory, world["chair"])
+    html = _case_html(chair, world["case"])
+    forms = re.findall(r'<form[^>]*class="disposition-form".*?</form>', html, re.S)
+    keys = {f["key"] for f in review.flags_of(review.latest_version(db.session, world["proposal"]))}
+    assert forms and len(forms) == len(keys)
+    for form in forms:
+        assert re.findall(r'name="flag"[^>]*value="([^"]*)"', form)[0] in keys
+        assert 'name="csrf_token"' in form

@@ -13,6 +13,7 @@ from .core import OTHER_RESEARCHER, OWNER, expect_object_change, expect_object_r
 
 RESEARCHERS = {"researcher", OWNER, OTHER_RESEARCHER}
 COMMITTEE = {"committee_member", "committee_chair"}
+OFFICE = {"international_office", "institution_admin"}
 
 
 class Token:
@@ -44,6 +45,10 @@ def _researchers(status):
 
 def _committee(ok, other=404):
     return lambda actor, same_inst: (ok if same_inst else other) if actor in COMMITTEE else 403
+
+
+def _office(ok):
+    return lambda actor, same_inst: ok if actor in OFFICE else 403
 
 
 def _chair(ok):
@@ -78,6 +83,12 @@ SPEC = {
                             Token(_committee(422), {"disposition": "dismissed", "reason": "x", "status": "decided"})),
     "api.decide_case": ("POST", lambda ids: f"/api/v1/cases/{ids['case']}/decision",
                         Token(_chair(428), {"outcome": "approved", "reasoning": "matrix"})),
+    # The international office's portfolio (api_portfolio.py): office people of either institution
+    # get 200 with their own institution's data only (no ids in these URLs), everybody else 403.
+    "api.portfolio_list": ("GET", lambda ids: "/api/v1/portfolio", Token(_office(200))),
+    "api.portfolio_aggregates": ("GET", lambda ids: "/api/v1/portfolio/aggregates?suppress=true",
+                                 Token(_office(200))),
+    "api.portfolio_export": ("GET", lambda ids: "/api/v1/portfolio/export?format=csv", Token(_office(200))),
     # Token pages: every logged-in user manages their own tokens only.
     "tokens.index": ("GET", lambda ids: "/account/tokens/", "any"),
     "tokens.create": ("POST", lambda ids: "/account/tokens/", _everyone(400)),  # empty form

@@ -1,0 +1,41 @@
+"""``screening portfolio ...``: maintenance of the portfolio's search tables."""
+
+import click
+from flask.cli import AppGroup
+from sqlmodel import select
+
+from screening.extensions import db
+
+portfolio_cli = AppGroup("portfolio", help="The international office's portfolio (search tables).")
+
+
+@portfolio_cli.command("reindex")
+@click.option("--institution", "slug", default=None, help="Only this institution (slug); default: all.")
+@click.option("--chunk", default=500, show_default=True, type=click.IntRange(1, 10000),
+              help="Proposals per transaction.")
+def reindex(slug, chunk):
+    """Fill the portfolio's search tables for proposals screened before they existed.
+
+    Run once after upgrading an existing installation (after `screening db upgrade`). Proposals
+    that already have their search rows are left alone, so running it again is harmless; it
+    commits every CHUNK proposals and can be interrupted and restarted.
+    """
+    from screening.models import Institution
+    from screening.services.portfolio import reindex_all
+
+    institution_id = None
+    if slug:
+        inst = db.session.exec(select(Institution).where(Institution.slug == slug)).first()
+        if inst is None:
+            raise click.ClickException(f"no institution {slug!r}")
+        institution_id = inst.id
+    total = 0
+    while True:
+        done = reindex_all(db.session, institution_id, limit=chunk)
+        db.session.commit()
+        db.session.expunge_all()  # keep memory bounded on large installations
+        total += done
+        if done < chunk:
+            break
+        click.echo(f"... {total} proposals indexed")
+    click.echo(f"portfolio search tables: {total} proposals indexed")

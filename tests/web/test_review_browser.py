@@ -1,0 +1,155 @@
+"""Browser test of the committee flow (issue 4, done-when).
+
+A chair opens the queue and a case whose partner flag is a false match (Northwestern Polytechnic
+University in Fremont, California, matched against Northwestern Polytechnical University in
+Xi'an on the shipped lists), dismisses the flag as a false match with a reason and asks for
+information; the researcher edits and resubmits; the chair sees version 2 and approves with a
+condition from the institution's templates. Screenshots go to tests/output/.
+"""
+
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from screening import create_app
+from screening import db as migrations
+from screening.extensions import db
+from screening.services import accounts
+
+from .test_browser import ARGS, CHROMIUM, OUTPUT
+
+pytestmark = [pytest.mark.browser, pytest.mark.no_isolation]
+
+PASSWORD = "browser-password-1"
+FALSE_MATCH = {"name": "Northwestern Polytechnic University", "country": "US", "type": "university"}
+
+
+@pytest.fixture
+def live_review(tmp_path):
+    from screening.engine import get_screener
+    from screening.review_models import CommitteeMember
+    from screening.services import proposals, review
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "r" * 40,
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'review-browser.db'}",
+                      "DOCUMENT_STORE_DIR": str(tmp_path / "documents")})
+    migrations.upgrade(app)
+    with app.app_context():
+        inst = accounts.create_institution(db.session, None, "browser-review", "Browser University")
+        researcher = accounts.create_user(db.session, None, inst, "r@browser.example", "Rita Researcher",
+                                          PASSWORD, ["researcher"])
+        chair = accounts.create_user(db.session, None, inst, "chair@browser.example", "Carla Chair", PASSWORD,
+                                     ["committee_chair"])
+        committee = review.ensure_setup(db.session, None, inst.id)
+        db.session.add(CommitteeMember(committee_id=committee.id, user_id=chair.id, role="chair"))
+        actor = accounts.Actor(researcher, inst.id, frozenset({"researcher"}))
+        draft = proposals.save_draft(db.session, actor, {
+            "title": "Wind tunnel tests of morphing wings", "abstract": "Joint measurements in a wind tunnel.",
+            "research_fields": ["2.3"], "partners": [FALSE_MATCH], "duration_months": 18,
+        }, creation_token="browser-review")
+        proposals.submit(db.session, actor, draft, "browser-review-submit", get_screener())
+        db.session.commit()
+        assert draft.status == "in_review", draft.status
+        pid = draft.id
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", pid
+    server.shutdown()
+    thread.join(5)
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose()
+
+
+def _login(page, base, email):
+    page.goto(f"{base}/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+
+
+def test_chair_dismisses_false_match_asks_researcher_answers_chair_approves_with_condition(live_review):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    base, pid = live_review
+    OUTPUT.mkdir(exist_ok=True)
+    shots = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            chair = browser.new_context().new_page()
+            chair.set_default_timeout(20000)
+            _login(chair, base, "chair@browser.example")
+            chair.goto(f"{base}/review/")
+            shots.append(("review-queue", chair.screenshot(full_page=True)))
+            chair.get_by_role("link", name="Wind tunnel tests of morphing wings").click()
+            chair.wait_for_url(re.compile(r".*/review/cases/\d+$"))
+            case_url = chair.url
+            main = chair.locator("main")
+            assert "Northwestern Polytechnical University" in main.inner_text()  # the list entry it matched
+
+            # Dismiss the partner flag as a false match, with a reason.
+            form = chair.locator("form.disposition-form").first
+            form.get_by_label("Dismissed: false match").check()
+            form.locator("textarea[name=reason]").fill(
+                "False match: Northwestern Polytechnic University is a private university in Fremont, "
+                "California, not Northwestern Polytechnical University in Xi'an.")
+            form.get_by_role("button", name="Record disposition").click()
+            chair.wait_for_load_state()
+            assert "private university in Fremont" in main.inner_text()
+
+            # Ask the researcher for information.
+            chair.locator("textarea[name=questions]").fill("Please confirm the partner's address and name "
+                                                           "the department you work with.")
+            chair.get_by_role("button", name="Request information").click()
+            chair.wait_for_load_state()
+            assert "waiting for the researcher" in main.inner_text()
+            shots.append(("review-case-information-requested", chair.screenshot(full_page=True)))
+
+            # The researcher answers: edits the proposal and resubmits it.
+            researcher = browser.new_context().new_page()
+            researcher.set_default_timeout(20000)
+            _login(researcher, base, "r@browser.example")
+            researcher.goto(f"{base}/proposals/{pid}")
+            assert "Please confirm the partner" in researcher.locator("main").inner_text()
+            researcher.get_by_role("link", name="Edit and resubmit").click()
+            researcher.locator("[name=partners-0-department]").fill(
+                "Department of Aerospace Engineering, Fremont, California")
+            researcher.get_by_label("Abstract").fill(
+                "Joint measurements in a wind tunnel. The partner is the private university in Fremont, "
+                "California (USA).")
+            researcher.get_by_role("button", name="Submit for screening").click()
+            researcher.wait_for_url("**/versions/2")
+            shots.append(("review-researcher-resubmitted", researcher.screenshot(full_page=True)))
+
+            # The chair sees version 2 and approves with a condition from the templates.
+            chair.goto(case_url)
+            text = main.inner_text()
+            assert "Version 2" in text and "answered with version 2" in text
+            assert "Department of Aerospace Engineering" in text
+            decision = chair.locator("form.decision-form")
+            decision.get_by_label("Approved with conditions").check()
+            decision.locator("textarea[name=reasoning]").fill(
+                "The partner flag was a false match; the collaboration is acceptable under a condition.")
+            decision.get_by_label("An annual report on the collaboration is sent to the committee.").check()
+            decision.get_by_role("button", name="Issue decision").click()
+            chair.wait_for_load_state()
+            text = main.inner_text()
+            assert "Approved with conditions" in text
+            assert "An annual report on the collaboration is sent to the committee." in text
+            shots.append(("review-case-decided", chair.screenshot(full_page=True)))
+
+            researcher.goto(f"{base}/proposals/{pid}")
+            text = researcher.locator("main").inner_text()
+            assert "Approved with conditions" in text and "annual report" in text
+            shots.append(("review-researcher-decision", researcher.screenshot(full_page=True)))
+        finally:
+            browser.close()
+    for name, png in shots:
+        (OUTPUT / f"{name}.png").write_bytes(png)
