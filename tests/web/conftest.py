@@ -93,10 +93,20 @@ def isolated(application):
         conn.close()
 
 
+def wipe_all_rows(application) -> None:
+    """Delete every row a test committed for real, children first, so later tests start empty."""
+    from sqlmodel import SQLModel
+
+    with application.app_context(), db.engine.begin() as conn:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
 @pytest.fixture(autouse=True)
 def _isolation(request, app):
     if "no_isolation" in request.keywords:
         yield None
+        wipe_all_rows(app)  # the test committed into the session database: leave it as it found it
         return
     app.extensions["ratelimit_store"].reset()
     # Other tests build their own apps (create_app makes each one's Celery current): run tasks here.
