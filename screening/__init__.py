@@ -26,8 +26,9 @@ def create_app(config: dict | None = None) -> Flask:
     Configuration: defaults in code; then ``SCREENING_*`` environment variables, or, when
     ``config`` is given (tests), that dict instead. Production refuses unsafe settings.
     """
-    app = Flask(__name__, instance_relative_config=True,
-                instance_path=str(Path(__file__).resolve().parent.parent / "instance"))
+    project_root = Path(__file__).resolve().parent.parent
+    app = Flask(__name__, instance_relative_config=True, instance_path=str(project_root / "instance"),
+                template_folder=str(project_root / "templates"))
     app.config.update(config_mod.defaults(app.instance_path))
     if config is None:
         app.config.from_prefixed_env("SCREENING")

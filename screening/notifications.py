@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 MAIL_TASK = "mail.send"
 LANGUAGES = ("en", "de")
-TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "mail"
+TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates" / "mail"
 # Keys the renderer sets itself; a caller's context may not use them.
 RESERVED_KEYS = frozenset({"language", "action_url", "base_url", "recipient_name", "subject", "body"})
 _EMAIL_RE = re.compile(r"^[^@\s<>,;:\"()\[\]\\]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251})$")

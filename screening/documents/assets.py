@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE_ASSETS = Path(__file__).resolve().parent / "assets"
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "letters"
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "letters"
 # Debian's fonts-dejavu-core (scripts/install.sh installs it). One family for all letters.
 DEFAULT_FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONT_FILES = {

@@ -3,7 +3,7 @@
     render_pdf("decision_letter.html", context, language="de", title=..., author=...)
 
 * Jinja: an immutable sandbox, autoescaping every template whatever its name, strict undefined
-  values, templates only from ``screening/templates/letters``; the context is checked first
+  values, templates only from ``templates/letters``; the context is checked first
   (:func:`screening.documents.context.validate_context`).
 * WeasyPrint: a :class:`~screening.documents.fetcher.StrictURLFetcher` that serves registered
   ``asset:`` names only; any refused load fails the render (:class:`DocumentFetchError`).
