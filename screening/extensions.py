@@ -18,10 +18,25 @@ limiter = RateLimiter()
 
 def init_db(app: Flask) -> None:
     db.init_app(app)
+    _sync_teardown_only(app)
     with app.app_context():
         engine = db.engine
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+
+
+def _sync_teardown_only(app: Flask) -> None:
+    """Drop Flask-SQLAlchemy-Lite's ``async`` teardown when no async engine is configured.
+
+    Flask runs an ``async def`` teardown through ``asgiref.async_to_sync``, which starts a thread
+    and an event loop at the end of *every* request (about half a millisecond, on every route),
+    only to find that no async session was ever opened. The app uses no async sessions; should an
+    async engine be configured some day, the extension's teardown stays as it is.
+    """
+    if app.config.get("SQLALCHEMY_ASYNC_ENGINES"):
+        return
+    funcs = app.teardown_appcontext_funcs
+    funcs[:] = [f for f in funcs if getattr(f, "__name__", "") != "_close_async_sessions"]
 
 
 def _configure_sqlite(engine, busy_timeout_ms: int) -> None:

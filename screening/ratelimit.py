@@ -29,19 +29,21 @@ class MemoryStore:
 
 
 class RedisStore:
+    # INCR and EXPIRE in one atomic server-side step: one command and one reply per hit (EVALSHA;
+    # redis-py loads the script again by itself after a SCRIPT FLUSH or a Redis restart), instead
+    # of a MULTI/INCR/EXPIRE/EXEC transaction with four replies to parse.
+    _HIT = "local n = redis.call('INCR', KEYS[1]) redis.call('EXPIRE', KEYS[1], ARGV[1]) return n"
+
     def __init__(self, url: str):
         import redis
 
         self._redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._hit = self._redis.register_script(self._HIT)
 
     def hit(self, key: str, window: int) -> int:
         bucket = int(time.time() // window)
         full = f"screening:rl:{key}:{bucket}"
-        pipe = self._redis.pipeline()
-        pipe.incr(full)
-        pipe.expire(full, window * 2)
-        count, _ = pipe.execute()
-        return int(count)
+        return int(self._hit(keys=[full], args=[window * 2]))
 
     def close(self) -> None:
         self._redis.close()

@@ -27,6 +27,7 @@ PROBLEM_MIME = "application/problem+json"
 PROBLEM_BASE = "https://screening.example/problems/"
 DEFAULT_RATE_LIMIT = (600, 60)  # requests per seconds, per token
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _UNEXPECTED = re.compile(r"\(([^)]*) (?:was|were) unexpected\)")
 
 
@@ -220,7 +221,9 @@ def json_body():
         data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise ApiProblem(400, "The body is not valid JSON in UTF-8.") from None
-    if _has_surrogate(data):
+    # Valid UTF-8 cannot carry a surrogate: only a \\uD800-\\uDFFF escape can, so the walk through
+    # the parsed value is needed only when the raw body has such an escape.
+    if _SURROGATE_ESCAPE.search(raw) and _has_surrogate(data):
         raise ApiProblem(400, "The body contains unpaired surrogate characters.")
     return data
 
