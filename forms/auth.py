@@ -15,9 +15,9 @@ class LoginForm(FlaskForm):
     submit = SubmitField(_l("Log in"))
 
 
-class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=1024)],
-                                     render_kw={"autocomplete": "current-password"})
+class SetPasswordForm(FlaskForm):
+    """A new password, typed twice (also used by advisors setting their first password)."""
+
     new_password = PasswordField(
         _l("New password"),
         validators=[DataRequired(), Length(min=12, max=1024, message=_l("Use 12 to 1024 characters."))],
@@ -28,6 +28,11 @@ class ChangePasswordForm(FlaskForm):
         validators=[DataRequired(), EqualTo("new_password", message=_l("The passwords do not match."))],
         render_kw={"autocomplete": "new-password"},
     )
+
+
+class ChangePasswordForm(SetPasswordForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=1024)],
+                                     render_kw={"autocomplete": "current-password"})
     submit = SubmitField(_l("Change password"))
 
 

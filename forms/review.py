@@ -9,13 +9,12 @@ from wtforms import (
     EmailField,
     HiddenField,
     IntegerField,
-    PasswordField,
     RadioField,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from forms.proposal import CheckboxesField, _choices
 from forms.validators import PlainText, strip_filter
@@ -125,19 +124,6 @@ class OpinionForm(FlaskForm):
     body = TextAreaField(_l("Your opinion"), filters=[strip_filter],
                          validators=[DataRequired(_l("Write your opinion.")), Length(max=20000),
                                      PlainText(multiline=True)])
-
-
-class SetPasswordForm(FlaskForm):
-    new_password = PasswordField(
-        _l("New password"),
-        validators=[DataRequired(), Length(min=12, max=1024, message=_l("Use 12 to 1024 characters."))],
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField(
-        _l("Repeat new password"),
-        validators=[DataRequired(), EqualTo("new_password", message=_l("The passwords do not match."))],
-        render_kw={"autocomplete": "new-password"},
-    )
 
 
 class CommitteeForm(FlaskForm):

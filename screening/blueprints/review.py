@@ -8,6 +8,7 @@ import click
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from forms.auth import SetPasswordForm
 from forms.proposal import _choices
 from forms.review import (
     AssignForm,
@@ -24,7 +25,6 @@ from forms.review import (
     ReasonForm,
     RevokeAdvisorForm,
     RoutingRuleForm,
-    SetPasswordForm,
     VoteForm,
 )
 from screening import workflow
