@@ -23,7 +23,6 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-import sqlalchemy as sa
 from sqlmodel import select
 
 from screening import create_app, outbox
@@ -35,7 +34,7 @@ from screening.models import OutboxMessage
 from screening.review_models import CommitteeMember
 from screening.services import review
 
-from .conftest import Factory, base_config
+from .conftest import Factory, base_config, scratch_database
 
 REDIS_URL = os.environ.get("SCREENING_TEST_REDIS_URL")
 PG_URL = os.environ.get("SCREENING_TEST_DATABASE_URL")
@@ -63,18 +62,8 @@ def _flush_redis() -> None:
 @pytest.fixture(scope="module")
 def worker_db(tmp_path_factory):
     """A database of its own, migrated; dropped afterwards."""
-    if not PG_URL:
-        yield f"sqlite:///{tmp_path_factory.mktemp('letters-worker') / 'worker.db'}"
-        return
-    schema = f"letters_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_URL, poolclass=sa.pool.NullPool)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with scratch_database(tmp_path_factory, "letters") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,12 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 import requests
-import sqlalchemy as sa
+
+from .conftest import scratch_database
 
 PG_URL = os.environ.get("SCREENING_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("SCREENING_TEST_REDIS_URL")
@@ -35,25 +35,17 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def production_env():
-    schema = f"prod_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_URL, poolclass=sa.pool.NullPool)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    redis_db = REDIS_URL.rsplit("/", 1)[0] + "/7"
-    env = {
-        **os.environ,
-        "SCREENING_ENV": "production",
-        "SCREENING_SECRET_KEY": secrets.token_hex(32),
-        "SCREENING_DATABASE_URL": f"{PG_URL}{sep}options=-csearch_path%3D{schema}",
-        "SCREENING_REDIS_URL": redis_db,
-    }
-    env.pop("FLASK_DEBUG", None)
-    yield env
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+def production_env(tmp_path_factory):
+    with scratch_database(tmp_path_factory, "prod") as database_url:
+        env = {
+            **os.environ,
+            "SCREENING_ENV": "production",
+            "SCREENING_SECRET_KEY": secrets.token_hex(32),
+            "SCREENING_DATABASE_URL": database_url,
+            "SCREENING_REDIS_URL": REDIS_URL.rsplit("/", 1)[0] + "/7",
+        }
+        env.pop("FLASK_DEBUG", None)
+        yield env
 
 
 def _run(env, *args) -> subprocess.CompletedProcess:
