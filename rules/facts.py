@@ -4,7 +4,7 @@ Facts are plain nested dicts and lists, so a rule author can name any of them by
 (``project.areas``, ``item.partner.name``, ``item.match.risk_level``). docs/rules.md lists them.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from rules.matching import PartnerMatch, PartnerMatcher
@@ -148,5 +148,3 @@ def build_facts(
         "export_control": export_facts(proposal),
     }
 
-
-COLLECTIONS: Sequence[str] = ("partners", "partner_matches", "funding", "funder_matches", "data_transfers")
