@@ -57,28 +57,29 @@ class Template:
     def __init__(self, text: str):
         self.text = text
         pieces = self._PLACEHOLDER.split(text)
-        self._literals = pieces[0::2]
-        self._getters = [fact_getter(path) for path in pieces[1::2]]
+        literals = [piece.replace("{", "{{").replace("}", "}}") for piece in pieces[0::2]]
+        # One str.format call per rendering: the literals with positional fields between them.
+        self._format = "".join(f"{literal}{{{i}}}" for i, literal in enumerate(literals[:-1])) + literals[-1]
+        self._getters = tuple(fact_getter(path) for path in pieces[1::2])
 
     def render(self, facts: Facts) -> str:
-        out = [self._literals[0]]
-        for getter, literal in zip(self._getters, self._literals[1:], strict=True):
-            out.append(format_fact(getter(facts)))
-            out.append(literal)
-        return "".join(out)
+        return self._format.format(*[format_fact(get(facts)) for get in self._getters])
 
 
 def format_fact(value: Any) -> str:
+    kind = type(value)
+    if kind is str:  # by far the most common: names, codes, versions
+        return value
     if value is None:
         return "—"
-    if isinstance(value, bool):
+    if kind is bool:
         return "yes" if value else "no"
-    if isinstance(value, int):
+    if kind is int:
         return f"{value:,}".replace(",", "\u202f")
-    if isinstance(value, list | tuple):
-        return ", ".join(format_fact(v) for v in value) or "—"
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {format_fact(v)}" for k, v in value.items())
+    if kind is list or kind is tuple:
+        return ", ".join([format_fact(v) for v in value]) or "—"
+    if kind is dict:
+        return "; ".join([f"{k}: {format_fact(v)}" for k, v in value.items()])
     return str(value)
 
 

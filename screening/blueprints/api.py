@@ -8,10 +8,10 @@ OpenAPI operation (``@operation``) right next to it; ``openapi()`` assembles the
 test checks that routes and document agree.
 """
 
-import json
 import re
 import secrets
 
+import orjson
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from sqlalchemy.exc import IntegrityError
 
@@ -146,6 +146,8 @@ bp.register_error_handler(Exception, api.handle_error)
 
 
 def _language() -> str:
+    if "Accept-Language" not in request.headers:  # most clients send none: skip parsing it
+        return "en"
     return request.accept_languages.best_match(LANGUAGES, "en") or "en"
 
 
@@ -198,9 +200,9 @@ def openapi():
 def screen():
     proposal = api.json_body()
     result = get_screener().screen(proposal, language=_language())
-    # The result is plain JSON data (str, int, list, dict): json.dumps directly, compact, with the
-    # same bytes as jsonify but without its provider's per-call default hook and setup.
-    return current_app.response_class(json.dumps(result, separators=(",", ":"), sort_keys=True),
+    # The result is plain JSON data (str, int, float, list, dict): orjson writes it compact, keys
+    # sorted like jsonify, in a tenth of the time of the json module (the largest body of the API).
+    return current_app.response_class(orjson.dumps(result, option=orjson.OPT_SORT_KEYS),
                                       mimetype="application/json")
 
 

@@ -118,6 +118,7 @@ def _isolation(request, app):
         wipe_all_rows(app)  # the test committed into the session database: leave it as it found it
         return
     app.extensions["ratelimit_store"].reset()
+    app.extensions["ratelimit_leases"].clear()
     # Other tests build their own apps (create_app makes each one's Celery current): run tasks here.
     app.extensions["celery"].set_current()
     app.extensions["celery"].set_default()

@@ -258,6 +258,8 @@ def test_mass_assignment_is_rejected_and_nothing_changes(client, factory, resear
     (b"{not json", "application/json", 400),
     (b'{"title": "\xff\xfe"}', "application/json", 400),
     (b'{"title": NaN}', "application/json", 400),
+    (b'{"title": "Huge", "research_fields": ["1.1"], "partners": [], "duration_months": 1e400}', "application/json",
+     400),  # beyond a double: not silently infinity
     (b'{"title": "\\ud800 lone surrogate", "research_fields": ["1.1"], "partners": []}', "application/json", 400),
     (b"[" * 100000 + b"]" * 100000, "application/json", 400),
     (b"title=x", "application/x-www-form-urlencoded", 415),
