@@ -101,13 +101,31 @@ def _walk_strings(value, path: list):
             yield from _walk_strings(item, [*path, index])
 
 
+def _collect_strings(value, out: list[str]) -> list[str]:
+    kind = type(value)
+    if kind is str:
+        out.append(value)
+    elif kind is dict:
+        for item in value.values():
+            _collect_strings(item, out)
+    elif kind is list:
+        for item in value:
+            _collect_strings(item, out)
+    return out
+
+
 def _vocabulary_problems(proposal: dict) -> list[Problem]:
     problems = []
-    for path, text in _walk_strings(proposal, []):
-        if _CONTROL.search(text):
-            problems.append(Problem(json_path(path), "contains control characters"))
-        elif _INVISIBLE.search(text):
-            problems.append(Problem(json_path(path), "contains invisible or direction-changing characters"))
+    # One search over all strings joined by a newline (neither a control character nor a letter,
+    # so each string's start and end look the same to the patterns); the walk that names the
+    # fields runs only when something was found.
+    joined = "\n".join(_collect_strings(proposal, []))
+    if _CONTROL.search(joined) or _INVISIBLE.search(joined):
+        for path, text in _walk_strings(proposal, []):
+            if _CONTROL.search(text):
+                problems.append(Problem(json_path(path), "contains control characters"))
+            elif _INVISIBLE.search(text):
+                problems.append(Problem(json_path(path), "contains invisible or direction-changing characters"))
     for i, code in enumerate(proposal.get("research_fields", [])):
         if code not in FORD_FIELDS:
             problems.append(Problem(f"research_fields[{i}]", f"{code!r} is not an OECD FORD field"))
