@@ -18,7 +18,11 @@ PG_URL=${PG_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/15}
 DURATION=${DURATION:-10s}
 THREADS=${THREADS:-4}                  # per gunicorn worker (2 workers)
-CONNECTIONS=${CONNECTIONS:-$((2 * THREADS))}  # wrk connections: one per server thread
+# wrk connections. gunicorn spreads kept-alive connections over its workers only when there are
+# many: each worker has its own listening socket (--reuse-port) and the kernel hashes connections
+# onto them, so with 32 both workers get a fair share (with 8 and one shared socket, all of them
+# often landed on one worker, which then served every request with one CPU while the other idled).
+CONNECTIONS=${CONNECTIONS:-32}
 WRK_TIMEOUT=${WRK_TIMEOUT:-10s}        # a reply slower than this counts as a socket error
 PORT=${PORT:-8765}
 MIN_RATIO=${MIN_RATIO:-0.5}
@@ -62,7 +66,7 @@ export TOKEN
 # closes a connection wrk is about to reuse (a "read" socket error); the worker timeout well above
 # any stall of this shared machine.
 .venv/bin/gunicorn --workers 2 --worker-class gthread --threads "$THREADS" --bind "127.0.0.1:$PORT" \
-  --keep-alive 30 --timeout 60 --backlog 2048 --log-level warning wsgi:app &
+  --keep-alive 30 --timeout 60 --backlog 2048 --reuse-port --log-level warning wsgi:app &
 GUNICORN_PID=$!
 for _ in $(seq 50); do
   curl -fsS "http://127.0.0.1:$PORT/api/v1/ping" >/dev/null 2>&1 && break
@@ -78,12 +82,11 @@ for _ in 1 2 3 4; do
     -d '{"title": "Warm up", "research_fields": ["1.5"], "partners": [{"name": "DTU", "country": "DK"}]}' >/dev/null
 done
 
-worker_ticks() {  # CPU clock ticks (user + system) used so far by gunicorn's workers
-  local total=0 pid
-  for pid in $(pgrep -P "$GUNICORN_PID"); do
-    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+worker_ticks() {  # CPU clock ticks (user + system) used so far by each gunicorn worker, space-separated
+  local pid
+  for pid in $(pgrep -P "$GUNICORN_PID" | sort -n); do
+    echo -n "$(awk '{print $14 + $15}' "/proc/$pid/stat") "
   done
-  echo "$total"
 }
 
 run() {  # name, wrk arguments...
@@ -92,10 +95,12 @@ run() {  # name, wrk arguments...
   before=$(worker_ticks)
   wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --timeout "$WRK_TIMEOUT" --latency "$@" >"$WORK/$name.txt"
   after=$(worker_ticks)
-  "$PY" - "$name" "$WORK/$name.txt" "$((after - before))" "$(getconf CLK_TCK)" >>"$WORK/results.tsv" <<'PYEOF'
+  "$PY" - "$name" "$WORK/$name.txt" "$before" "$after" "$(getconf CLK_TCK)" >>"$WORK/results.tsv" <<'PYEOF'
 import re, sys
 name, text = sys.argv[1], open(sys.argv[2]).read()
-cpu_ms = int(sys.argv[3]) * 1000 / int(sys.argv[4])
+used = [int(b) - int(a) for a, b in zip(sys.argv[3].split(), sys.argv[4].split(), strict=True)]
+cpu_ms = sum(used) * 1000 / int(sys.argv[5])
+share = min(used) / max(sum(used), 1)  # the less busy worker's share of the CPU time: 50% = even
 def ms(label):
     m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
     value, unit = float(m.group(1)), m.group(2)
@@ -109,7 +114,8 @@ kinds = dict((k, int(v)) for k, v in re.findall(r"(connect|read|write|timeout) (
 sock = sum(kinds.values())
 if sock:
     sys.stderr.write(f"{name}: socket errors {kinds}\n")
-print(f"{name}\t{rps:.1f}\t{ms('50'):.2f}\t{ms('99'):.2f}\t{total}\t{bad}\t{sock}\t{cpu_ms / max(total, 1):.3f}")
+print(f"{name}\t{rps:.1f}\t{ms('50'):.2f}\t{ms('99'):.2f}\t{total}\t{bad}\t{sock}\t{cpu_ms / max(total, 1):.3f}"
+      f"\t{share:.2f}")
 PYEOF
 }
 
@@ -123,22 +129,24 @@ run proposals -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/proposals?limit=20
 import sys
 rows = {}
 for line in open(sys.argv[1]):
-    name, rps, p50, p99, total, bad, sock, cpu = line.split("\t")
+    name, rps, p50, p99, total, bad, sock, cpu, share = line.split("\t")
     rows[name] = dict(rps=float(rps), p50=float(p50), p99=float(p99), total=int(total), bad=int(bad),
-                      sock=int(sock), cpu=float(cpu))
+                      sock=int(sock), cpu=float(cpu), share=float(share))
 floor = rows["floor"]
 print(f"gunicorn 2 gthread workers x {sys.argv[5]} threads, PostgreSQL + Redis, "
       f"wrk 2 threads x {sys.argv[4]} connections, {sys.argv[3]} each")
 print(f"{'endpoint':<32}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'requests':>10}{'non-2xx':>8}{'sock err':>9}"
-      f"{'vs floor':>9}{'cpu ms/req':>11}{'cpu vs floor':>13}")
+      f"{'vs floor':>9}{'cpu ms/req':>11}{'cpu vs floor':>13}{'split':>7}")
 labels = {"floor": "GET /api/v1/ping (floor)", "screen": "POST /api/v1/screen",
           "portfolio": "GET /api/v1/portfolio?limit=50", "proposals": "GET /api/v1/proposals"}
 for name, r in rows.items():
     cpu_ratio = floor["cpu"] / r["cpu"] if r["cpu"] else float("nan")
     print(f"{labels[name]:<32}{r['rps']:>9.1f}{r['p50']:>8.2f}{r['p99']:>8.2f}{r['total']:>10}{r['bad']:>8}"
-          f"{r['sock']:>9}{r['rps'] / floor['rps']:>9.2f}{r['cpu']:>11.3f}{cpu_ratio:>13.2f}")
+          f"{r['sock']:>9}{r['rps'] / floor['rps']:>9.2f}{r['cpu']:>11.3f}{cpu_ratio:>13.2f}"
+          f"{r['share']:>7.0%}")
 print("(cpu ms/req: user + system time of the gunicorn workers over the run / requests; "
-      "cpu vs floor: the floor's cpu per request / this one's, a load-independent ratio)")
+      "cpu vs floor: the floor's cpu per request / this one's, a load-independent ratio; "
+      "split: the less busy worker's share of that CPU time, 50% = both workers equally busy)")
 errors = sum(r["bad"] + r["sock"] for r in rows.values())
 empty = [name for name, r in rows.items() if r["total"] == 0]
 ratio = rows["screen"]["rps"] / floor["rps"]
