@@ -3,19 +3,21 @@
 WeasyPrint's default fetcher opens ``file://``, ``http(s)://``, ``ftp://`` and ``data:`` URLs and
 follows redirects; a ``<link rel=attachment href=file:///etc/passwd>`` would end up embedded in the
 PDF. This fetcher never touches the network or the file system by URL: it answers ``asset:NAME``
-from an :class:`~screening.documents.assets.AssetRegistry` and, only when asked to, tiny ``data:``
-images. Every attempt is recorded in :attr:`StrictURLFetcher.log`; refusals also in
+from an :class:`~screening.documents.assets.AssetRegistry` (or from the few images the renderer made
+for this one letter, such as the QR code) and, only when asked to, tiny ``data:`` images. Every
+attempt is recorded in :attr:`StrictURLFetcher.log`; refusals also in
 :attr:`StrictURLFetcher.refused`, which the renderer turns into an error.
 """
 
 import base64
 import binascii
 import threading
+from collections.abc import Mapping
 from urllib.parse import unquote, unquote_to_bytes
 
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from .assets import AssetRegistry
+from .assets import AssetRegistry, valid_asset_name
 
 ASSET_SCHEME = "asset:"
 DATA_MEDIA_TYPES = frozenset({"image/png", "image/svg+xml"})
@@ -27,13 +29,26 @@ class FetchRefused(ValueError):
 
 
 class StrictURLFetcher(URLFetcher):
-    def __init__(self, registry: AssetRegistry, *, allow_data: bool = False, max_data_bytes: int = 2048) -> None:
+    """``generated`` maps extra names to ``(bytes, media type)`` for one render. The renderer names
+    them ``_…`` (an invalid registry name, so they can never shadow a registered asset)."""
+
+    def __init__(
+        self,
+        registry: AssetRegistry,
+        *,
+        allow_data: bool = False,
+        max_data_bytes: int = 2048,
+        generated: Mapping[str, tuple[bytes, str]] | None = None,
+    ) -> None:
         # No redirects, only our scheme; the parent's urllib handlers are never used because
         # fetch() below does not call into them.
         super().__init__(timeout=1, allowed_protocols=("asset",), allow_redirects=False, fail_on_errors=False)
         self.registry = registry
         self.allow_data = allow_data
         self.max_data_bytes = max_data_bytes
+        self.generated = dict(generated or {})
+        if any(valid_asset_name(name) for name in self.generated):
+            raise ValueError("generated images need names no asset can have (starting with '_')")
         self.log: list[str] = []
         self.refused: list[str] = []
         self._log_lock = threading.Lock()
@@ -55,6 +70,9 @@ class StrictURLFetcher(URLFetcher):
         lowered = url[:16].lower()
         if lowered.startswith(ASSET_SCHEME):
             name = unquote(url[len(ASSET_SCHEME) :]).split("#", 1)[0]
+            if name in self.generated:
+                body, media_type = self.generated[name]
+                return URLFetcherResponse(url, body=body, headers={"Content-Type": media_type})
             if name not in self.registry:
                 raise FetchRefused("unknown asset")
             return URLFetcherResponse(

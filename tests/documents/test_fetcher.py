@@ -60,6 +60,17 @@ def test_refuses_everything_else(registry, url):
     assert len(fetcher.refused) == 1
 
 
+def test_serves_the_images_generated_for_one_render(registry):
+    fetcher = StrictURLFetcher(registry, generated={"_qr/abc.png": (PNG_1PX, "image/png")})
+    response = fetcher.fetch("asset:_qr/abc.png")
+    assert response.read() == PNG_1PX and response.content_type == "image/png"
+    assert fetcher.fetch("asset:logo.svg").content_type == "image/svg+xml"
+    with pytest.raises(FetchRefused, match="unknown asset"):
+        fetcher.fetch("asset:_qr/other.png")
+    with pytest.raises(FetchRefused, match="unknown asset"):
+        StrictURLFetcher(registry).fetch("asset:_qr/abc.png")  # only the render it was made for
+
+
 def test_data_urls_only_when_allowed_small_and_images(registry):
     fetcher = StrictURLFetcher(registry, allow_data=True, max_data_bytes=1024)
     url = "data:image/png;base64," + base64.b64encode(PNG_1PX).decode()

@@ -12,7 +12,7 @@ from screening.documents import (
     render_html,
     render_pdf,
 )
-from screening.documents.render import _environment
+from screening.documents.render import _environment, qr_png
 from screening.documents.samples import decision_context, fast_track_context
 
 from .conftest import contains, pdf_text
@@ -149,10 +149,76 @@ def test_logo_per_institution_and_unknown_logo():
         render_html("fast_track_letter.html", context, **EN)
 
 
-def test_qr_code_is_inline_svg():
-    html = render_html("decision_letter.html", decision_context(), **EN)
-    assert '<div class="qr"><svg' in html
-    assert "data:" not in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+def test_qr_code_is_a_generated_image_with_sharp_modules(english_letter):
+    import segno
+    from PIL import Image
+
+    context = decision_context()
+    html = render_html("decision_letter.html", context, **EN)
+    assert '<img class="qr" src="asset:_qr/' in html
+    assert "data:" not in html and "http://" not in html
+    assert any(url.startswith("asset:_qr/") for url in english_letter.fetch_log)
+    # One pixel per module, 2-module margin, the modules segno computes for the URL.
+    image = Image.open(io.BytesIO(qr_png(context["verification_url"])))
+    code = segno.make(context["verification_url"], error="m", micro=False, mask=2)
+    assert image.mode == "L" and image.size == code.symbol_size(scale=1, border=2)
+    expected = bytes(0 if dark else 255 for row in code.matrix_iter(scale=1, border=2) for dark in row)
+    assert image.tobytes() == expected
+    # Scaled up without smoothing (also what PDF/A requires of images).
+    assert b"/Interpolate false" in english_letter.data and b"/Interpolate true" not in english_letter.data
+
+
+def test_qr_images_are_not_kept_between_renders():
+    from screening.documents import default_registry
+
+    render_pdf("decision_letter.html", decision_context(), **EN)
+    cache = default_registry().render_state.image_cache
+    before = set(cache)
+    for n in range(3):
+        context = decision_context()
+        context["verification_url"] = f"https://screening.example/verify/CODE{n}"
+        render_pdf("decision_letter.html", context, **EN)
+    assert set(cache) == before
+    assert not any("_qr/" in key for key in cache)
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+@pytest.mark.parametrize(
+    ("template", "context"),
+    [("decision_letter.html", decision_context), ("fast_track_letter.html", fast_track_context)],
+)
+def test_letters_take_the_fast_paths(template, context, language):
+    # Well-formed XML, so the renderer parses it with the C XML parser instead of the HTML5 one...
+    from xml.etree import ElementTree
+
+    from screening.documents.render import _letter_ua_stylesheet, _LetterHTML
+
+    root = ElementTree.fromstring(render_html(template, context(), language=language, title="t", author="a"))
+    assert root.tag == "html" and root.get("lang") == language
+    assert _LetterHTML.xml_parsing_fits()  # the installed WeasyPrint builds documents as expected
+    # ...and the narrowed user-agent stylesheet applies to the installed WeasyPrint.
+    assert _letter_ua_stylesheet() is not None
+
+
+def test_a_weasyprint_that_builds_documents_differently_gets_the_stock_parser(monkeypatch):
+    from screening.documents.render import _LetterHTML
+
+    monkeypatch.setattr(_LetterHTML, "ATTRIBUTES", _LetterHTML.ATTRIBUTES | {"an_attribute_of_a_later_version"})
+    monkeypatch.setattr(_LetterHTML, "xml_parsing", None)
+    result = render_pdf("decision_letter.html", decision_context(), **EN)
+    assert _LetterHTML.xml_parsing is False
+    assert len(PdfReader(io.BytesIO(result.data)).pages) == 2
+
+
+def test_values_xml_forbids_fall_back_to_the_html_parser():
+    from xml.etree import ElementTree
+
+    context = decision_context()
+    context["reasoning"] = "Reasoning with a noncharacter \uffff in it."
+    with pytest.raises(ElementTree.ParseError):
+        ElementTree.fromstring(render_html("decision_letter.html", context, **EN))
+    result = render_pdf("decision_letter.html", context, **EN)
+    assert len(PdfReader(io.BytesIO(result.data)).pages) == 2
 
 
 # --- validation before rendering -------------------------------------------------------------
