@@ -80,9 +80,14 @@ def _load_output_profile():
         from weasyprint.css import ColorProfile
 
         with (files("weasyprint.pdf") / "sRGB2014.icc").open("rb") as handle:
-            return ColorProfile(handle, "sRGB2014.icc", "relative-colorimetric", (["r"], ["g"], ["b"]))
+            profile = ColorProfile(handle, "sRGB2014.icc", "relative-colorimetric", (["r"], ["g"], ["b"]))
     except (ImportError, OSError, TypeError):  # pragma: no cover - other WeasyPrint layouts
         return None
+    # Reading the profile's name (every render does, for the output intent) makes LittleCMS write the
+    # profile differently from then on; read it now, so that the first letter a worker renders has
+    # the same bytes as every later one.
+    profile.name  # noqa: B018
+    return profile
 
 
 def _letter_ua_stylesheet() -> CSS | None:
