@@ -229,18 +229,18 @@ def qr_png(text: str) -> bytes:
     return out.getvalue()
 
 
-def _keep_asset_images(shared: dict, cache: dict, generated: Mapping[str, tuple[bytes, str]]) -> None:
-    """Copy what WeasyPrint cached during one render into the shared cache, except the entries of
-    this letter's generated images (WeasyPrint 70 keys them by URL and by the URL's MD5)."""
+def _forget_generated_images(cache: dict, generated: Mapping[str, tuple[bytes, str]]) -> None:
+    """Drop this letter's generated images from the shared image cache after its render, so the QR
+    codes of past letters do not pile up in a long-running worker (WeasyPrint 70 keys an image by
+    its URL and by the URL's MD5); the registered assets' images (logos) stay decoded."""
     private = set()
     for name in generated:
         url = ASSET_SCHEME + name
         private.update((url, hashlib.md5(url.encode(), usedforsecurity=False).hexdigest()))
-    for key, value in cache.items():
-        if len(shared) >= SHARED_IMAGES_KEPT:  # should WeasyPrint ever key its cache differently
-            return
-        if key not in shared and key not in private and key.split("-", 1)[0] not in private:
-            shared[key] = value
+    for key in [key for key in cache if key in private or key.split("-", 1)[0] in private]:
+        del cache[key]
+    if len(cache) > SHARED_IMAGES_KEPT:  # should WeasyPrint ever key its cache differently
+        cache.clear()
 
 
 def _css_string(text: str) -> str:
@@ -377,19 +377,16 @@ def render_pdf(
     if state.output_profile is not None:
         options = {"color_profiles": {OUTPUT_INTENT: state.output_profile}, "output_intent": OUTPUT_INTENT}
     with state.lock:  # the font configuration, image cache and profile are shared: renders take turns
-        # This render's own cache starts from the shared one; only registered assets' images go back,
-        # so the QR codes of past letters do not pile up in a long-running worker.
-        cache = dict(state.image_cache)
         data = _LetterHTML(string=html, url_fetcher=fetcher).write_pdf(
             stylesheets=[state.stylesheet],
             font_config=state.font_config,
             pdf_variant=PDF_VARIANT,
             pdf_tags=True,
-            cache=cache,
+            cache=state.image_cache,
             optimize_images=True,
             **options,
         )
-        _keep_asset_images(state.image_cache, cache, generated)
+        _forget_generated_images(state.image_cache, generated)
     if fetcher.refused:
         raise DocumentFetchError(fetcher.refused)
     return RenderedPdf(data=data, sha256=hashlib.sha256(data).hexdigest(), size=len(data), fetch_log=list(fetcher.log))
