@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rules.affiliations import EMPTY_GRAPH, AffiliationGraph, load_current_graph
 from rules.facts import build_facts
 from rules.lists import PartnerList, load_current_lists
 from rules.matching import PartnerMatcher
@@ -27,12 +28,21 @@ class Screener:
     Build it once per process (``Screener.default()``); it is immutable and thread-safe.
     """
 
-    def __init__(self, ruleset: RuleSet, lists: Sequence[PartnerList], matcher: PartnerMatcher | None = None):
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        lists: Sequence[PartnerList],
+        matcher: PartnerMatcher | None = None,
+        graph: AffiliationGraph = EMPTY_GRAPH,
+    ):
         self.ruleset = ruleset
         self.lists = tuple(lists)
-        self.matcher = matcher or PartnerMatcher(self.lists)
+        self.graph = graph
+        self.matcher = matcher or PartnerMatcher(self.lists, graph=graph)
         self._concern_countries = frozenset(ruleset.named_sets.get("countries_of_concern", ()))
-        self._list_summaries = [pl.summary() for pl in self.lists]
+        self.list_summaries = tuple(
+            [pl.summary() for pl in self.lists] + ([graph.summary()] if graph.units else [])
+        )
 
     @classmethod
     def default(
@@ -41,8 +51,8 @@ class Screener:
         data_dir: Path = DATA_DIR,
         list_dirs: list[Path] | None = None,
     ) -> "Screener":
-        """The shipped rule set (with an institution's policy, if given) and the newest list versions."""
-        return cls(load_ruleset(data_dir, policy), load_current_lists(list_dirs))
+        """The shipped rule set (with an institution's policy, if given), the newest list versions and graph."""
+        return cls(load_ruleset(data_dir, policy), load_current_lists(list_dirs), graph=load_current_graph())
 
     def screen(self, proposal: Any, language: str = "en", now: datetime | None = None) -> dict[str, Any]:
         """Screen one proposal; raises ``ProposalError`` when it does not satisfy the contract."""
@@ -75,7 +85,7 @@ class Screener:
             tier_raised_by=raised_by,
             ruleset_version=self.ruleset.version,
             ruleset_hash=self.ruleset.hash,
-            lists=[dict(summary) for summary in self._list_summaries],
+            lists=[dict(summary) for summary in self.list_summaries],
             language=language,
             screened_at=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
         )

@@ -47,8 +47,36 @@ def partner_facts(index: int, partner: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+RISK_ORDER = ("low", "medium", "high", "very_high")
+OVERLAP_ORDER = ("none", "sensitive", "overlap")
+BAND_ORDER = ("info", "possible", "match")
+UNIT_KINDS_TEXT = {
+    "campus": ("a campus", "ein Campus"),
+    "school": ("a school", "eine Fakultät"),
+    "department": ("a department", "ein Fachbereich"),
+    "institute": ("an institute", "ein Institut"),
+    "laboratory": ("a laboratory", "ein Labor"),
+    "numbered_institute": ("a numbered research institute", "ein nummeriertes Forschungsinstitut"),
+    "hospital": ("a hospital", "ein Klinikum"),
+}
+METHOD_TEXT = {
+    "exact": ("the official name", "den offiziellen Namen"),
+    "alias": ("a name the list gives", "einen auf der Liste angegebenen Namen"),
+    "native_script": ("the name in Chinese characters", "den Namen in chinesischen Schriftzeichen"),
+    "normalised": ("the name, abbreviations and word order aside", "den Namen, von Abkürzungen und Wortfolge abgesehen"),
+    "sub_unit": ("a sub-unit of the listed organisation", "eine Untereinheit der gelisteten Einrichtung"),
+    "acronym_city": ("the acronym with the organisation's city", "das Kürzel mit dem Ort der Einrichtung"),
+    "pinyin": ("the name in pinyin", "den Namen in Pinyin"),
+    "acronym_country": ("the acronym with the partner's country", "das Kürzel mit dem Land des Partners"),
+    "numbered_institute": ("a numbered research institute of the listed group",
+                           "ein nummeriertes Forschungsinstitut des gelisteten Konzerns"),
+    "qualified": ("the name with a place or country added", "den Namen mit Orts- oder Landeszusatz"),
+    "fuzzy": ("a spelling variant", "eine Schreibvariante"),
+}
+
+
 def match_facts(match: PartnerMatch, project: Mapping[str, Any]) -> dict[str, Any]:
-    """A list match, with how the partner's defence research relates to this project.
+    """One listing that matched, with how the partner's defence research relates to this project.
 
     ``overlap`` is "overlap" when the project touches the entry's topics (or the entry has no
     known topics and the project is sensitive), "sensitive" when the project is sensitive in
@@ -78,9 +106,63 @@ def match_facts(match: PartnerMatch, project: Mapping[str, Any]) -> dict[str, An
         "score": match.score,
         "band": match.band,
         "method": match.method,
+        "unit": match.unit,
+        "unit_kind": match.unit_kind,
+        "parent": entry.parent,
         "overlap": overlap,
         "overlap_areas": overlap_areas,
     }
+
+
+def merged_match(listings: list[dict[str, Any]]) -> dict[str, Any]:
+    """One partner's listings as one finding: the most severe listing leads, every listing is evidence.
+
+    The band is the surest one found; risk level, topics and overlap are the most severe over the
+    listings in that band, so the flag is as severe as its most severe listing.
+    """
+    band = max((item["band"] for item in listings), key=BAND_ORDER.index)
+    in_band = [item for item in listings if item["band"] == band]
+    lead = max(in_band, key=lambda m: (RISK_ORDER.index(m["risk_level"]), OVERLAP_ORDER.index(m["overlap"]), m["score"]))
+    merged = dict(lead)
+    merged["risk_level"] = max((m["risk_level"] for m in in_band), key=RISK_ORDER.index)
+    merged["overlap"] = max((m["overlap"] for m in in_band), key=OVERLAP_ORDER.index)
+    merged["topics"] = sorted({t for m in in_band for t in m["topics"]})
+    merged["overlap_areas"] = sorted({a for m in in_band for a in m["overlap_areas"]})
+    merged["sources"] = list(dict.fromkeys(s for m in listings for s in m["sources"]))
+    merged["listings"] = [
+        {key: m[key] for key in ("list", "list_version", "name", "entry_id", "matched_name", "method", "score",
+                                 "band", "risk_level", "category", "unit", "unit_kind", "sources")}
+        for m in listings
+    ]
+    merged["listed_on"] = "; ".join(
+        f"{m['list']} {m['list_version']}: {m['name']} ({m['risk_level']})" for m in listings if m["band"] == band
+    )
+    merged["list_count"] = len({m["list"] for m in in_band})
+    merged["how"] = dict(zip(("en", "de"), METHOD_TEXT.get(lead["method"], (lead["method"],) * 2), strict=True))
+    merged["relation"] = _relation(lead)
+    return merged
+
+
+def _relation(lead: Mapping[str, Any]) -> dict[str, str]:
+    """A sentence naming the sub-unit and its listed parent, or the parent of a listed institute."""
+    if lead["unit"]:
+        kind_en, kind_de = UNIT_KINDS_TEXT.get(lead["unit_kind"], ("a part", "ein Teil"))
+        return {
+            "en": f"{lead['unit']} is {kind_en} of {lead['name']}, which is listed.",
+            "de": f"{lead['unit']} ist {kind_de} von {lead['name']}, die gelistet ist.",
+        }
+    if lead["parent"]:
+        return {
+            "en": f"{lead['name']} belongs to {lead['parent']} and is listed in its own right.",
+            "de": f"{lead['name']} gehört zu {lead['parent']} und ist selbst gelistet.",
+        }
+    return {"en": "", "de": ""}
+
+
+def grouped_matches(
+    matches: list[PartnerMatch], project: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    return merged_match([match_facts(m, project) for m in matches]) if matches else None
 
 
 def funding_facts(index: int, funding: Mapping[str, Any]) -> dict[str, Any]:
@@ -127,15 +209,18 @@ def build_facts(
 ) -> dict[str, Any]:
     project = project_facts(proposal, concern_countries)
     partners = [partner_facts(i, p) for i, p in enumerate(proposal["partners"])]
+    # One finding per partner (and per funder), however many lists name it.
     partner_matches = []
     for partner in partners:
-        for match in matcher.match(partner["name"], partner["country"], partner["name_local"]):
-            partner_matches.append({"partner": partner, "match": match_facts(match, project)})
+        merged = grouped_matches(matcher.match(partner["name"], partner["country"], partner["name_local"]), project)
+        if merged is not None:
+            partner_matches.append({"partner": partner, "match": merged})
     funding = [funding_facts(i, f) for i, f in enumerate(proposal.get("funding", ()))]
     funder_matches = []
     for item in funding:
-        for match in matcher.match(item["source"], item["country"]):
-            funder_matches.append({"funding": item, "match": match_facts(match, project)})
+        merged = grouped_matches(matcher.match(item["source"], item["country"]), project)
+        if merged is not None:
+            funder_matches.append({"funding": item, "match": merged})
     project["listed_partner_count"] = len({m["partner"]["index"] for m in partner_matches})
     return {
         "proposal": proposal,

@@ -32,6 +32,10 @@ class ListEntry:
     topics: tuple[str, ...] = ()
     reason: str = ""
     sources: tuple[str, ...] = ()
+    city: str = ""
+    listed: str = ""  # date the publisher added the entry
+    citation: str = ""  # e.g. the Federal Register notice
+    parent: str = ""  # the listed organisation this entry belongs to, by its name
 
     def names(self) -> tuple[str, ...]:
         return (self.name, *self.aliases)
@@ -47,9 +51,14 @@ class PartnerList:
     licence: str
     entries: tuple[ListEntry, ...] = field(default=())
     path: Path | None = None
+    published: str = ""  # the publisher's date of the edition this version reproduces
+    method: str = ""  # how this version was made from the publication
 
     def summary(self) -> dict:
         return {"name": self.name, "version": self.version, "entries": len(self.entries)}
+
+
+_OPTIONAL_ENTRY_FIELDS = ("city", "listed", "citation", "parent")
 
 
 def entry_from_dict(raw: dict, where: str) -> ListEntry:
@@ -68,6 +77,7 @@ def entry_from_dict(raw: dict, where: str) -> ListEntry:
         topics=tuple(str(t) for t in raw.get("topics") or ()),
         reason=str(raw.get("reason") or ""),
         sources=tuple(str(s) for s in raw.get("sources") or ()),
+        **{key: str(raw.get(key) or "") for key in _OPTIONAL_ENTRY_FIELDS},
     )
 
 
@@ -96,6 +106,8 @@ def load_list_file(path: Path) -> PartnerList:
         licence=str(head.get("licence") or ""),
         entries=entries,
         path=path,
+        published=str(head.get("published") or ""),
+        method=str(head.get("method") or ""),
     )
 
 
@@ -126,40 +138,162 @@ def load_current_lists(directories: list[Path] | None = None) -> list[PartnerLis
     return [load_list_file(paths[-1]) for _, paths in sorted(version_files(directories).items()) if paths]
 
 
-def dump_list(partner_list: PartnerList, directory: Path) -> Path:
-    """Write a list version; refuses to overwrite an existing version (versions are immutable)."""
+def entry_to_dict(entry: ListEntry) -> dict:
+    """An entry as written in a list file; optional fields only when set."""
+    doc = {
+        "id": entry.id,
+        "name": entry.name,
+        "aliases": list(entry.aliases),
+        "country": entry.country,
+        "category": entry.category,
+        "risk_level": entry.risk_level,
+        "topics": list(entry.topics),
+        "reason": entry.reason,
+        "sources": list(entry.sources),
+    }
+    doc.update({key: getattr(entry, key) for key in _OPTIONAL_ENTRY_FIELDS if getattr(entry, key)})
+    return doc
+
+
+def dump_list(partner_list: PartnerList, directory: Path, diff: "ListDiff | None" = None) -> Path:
+    """Write a list version; refuses to overwrite an existing version (versions are immutable).
+
+    With ``diff`` (the change from the previous version) the diff is stored beside the version as
+    ``<version>.diff.json``, so the change stays on record with the list.
+    """
     target = directory / partner_list.name / f"{partner_list.version}.yaml"
     if target.exists():
         raise ListError(f"{target}: version {partner_list.version} of {partner_list.name} already exists")
+    head = {
+        "name": partner_list.name,
+        "version": partner_list.version,
+        "title": partner_list.title,
+        "publisher": partner_list.publisher,
+        "published": partner_list.published,
+        "source": partner_list.source,
+        "licence": partner_list.licence,
+        "method": partner_list.method,
+    }
     doc = {
-        "list": {
-            "name": partner_list.name,
-            "version": partner_list.version,
-            "title": partner_list.title,
-            "publisher": partner_list.publisher,
-            "source": partner_list.source,
-            "licence": partner_list.licence,
-        },
-        "entries": [
-            {
-                "id": e.id,
-                "name": e.name,
-                "aliases": list(e.aliases),
-                "country": e.country,
-                "category": e.category,
-                "risk_level": e.risk_level,
-                "topics": list(e.topics),
-                "reason": e.reason,
-                "sources": list(e.sources),
-            }
-            for e in partner_list.entries
-        ],
+        "list": {key: value for key, value in head.items() if value},
+        "entries": [entry_to_dict(e) for e in partner_list.entries],
     }
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".yaml.tmp")
-    tmp.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=120), encoding="utf-8")
-    tmp.replace(target)
+    if diff is not None:
+        _write_atomically(target.with_suffix(".diff.json"), json.dumps(diff.to_dict(), ensure_ascii=False, indent=1))
+    _write_atomically(target, yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=120))
     return target
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(target)
+
+
+# -- changes between two versions of a list -----------------------------------------------------------
+
+_COMPARED_FIELDS = ("name", "aliases", "country", "category", "risk_level", "topics", "reason", "sources",
+                    *_OPTIONAL_ENTRY_FIELDS)
+
+
+@dataclass(frozen=True)
+class EntryChange:
+    id: str
+    name: str
+    fields: tuple[str, ...]  # the fields that differ
+
+
+@dataclass(frozen=True)
+class ListDiff:
+    """What a new list version adds, removes and changes, entry by entry (entries are matched by id)."""
+
+    name: str
+    old_version: str | None
+    new_version: str
+    added: tuple[tuple[str, str], ...]  # (id, name)
+    removed: tuple[tuple[str, str], ...]
+    changed: tuple[EntryChange, ...]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {"added": len(self.added), "removed": len(self.removed), "changed": len(self.changed)}
+
+    def to_dict(self) -> dict:
+        return {
+            "list": self.name,
+            "old_version": self.old_version,
+            "new_version": self.new_version,
+            "counts": self.counts,
+            "added": [{"id": i, "name": n} for i, n in self.added],
+            "removed": [{"id": i, "name": n} for i, n in self.removed],
+            "changed": [{"id": c.id, "name": c.name, "fields": list(c.fields)} for c in self.changed],
+        }
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> "ListDiff":
+        return cls(
+            name=str(doc["list"]),
+            old_version=doc.get("old_version"),
+            new_version=str(doc["new_version"]),
+            added=tuple((str(x["id"]), str(x["name"])) for x in doc.get("added") or ()),
+            removed=tuple((str(x["id"]), str(x["name"])) for x in doc.get("removed") or ()),
+            changed=tuple(
+                EntryChange(str(x["id"]), str(x["name"]), tuple(x.get("fields") or ())) for x in doc.get("changed") or ()
+            ),
+        )
+
+    def lines(self) -> list[str]:
+        """The diff as text: a summary line, then one line per entry."""
+        since = f"since {self.old_version}" if self.old_version else "new list"
+        counts = self.counts
+        out = [
+            f"{self.name} {self.new_version} ({since}): {counts['added']} added, {counts['removed']} removed, "
+            f"{counts['changed']} changed"
+        ]
+        out += [f"+ {name} ({entry_id})" for entry_id, name in self.added]
+        out += [f"- {name} ({entry_id})" for entry_id, name in self.removed]
+        out += [f"~ {c.name} ({c.id}): {', '.join(c.fields)}" for c in self.changed]
+        return out
+
+
+def diff_lists(old: PartnerList | None, new: PartnerList) -> ListDiff:
+    before = {e.id: e for e in old.entries} if old else {}
+    after = {e.id: e for e in new.entries}
+    changed = []
+    for entry_id in sorted(set(before) & set(after)):
+        fields = tuple(f for f in _COMPARED_FIELDS if getattr(before[entry_id], f) != getattr(after[entry_id], f))
+        if fields:
+            changed.append(EntryChange(entry_id, after[entry_id].name, fields))
+    return ListDiff(
+        name=new.name,
+        old_version=old.version if old else None,
+        new_version=new.version,
+        added=tuple((i, after[i].name) for i in sorted(set(after) - set(before))),
+        removed=tuple((i, before[i].name) for i in sorted(set(before) - set(after))),
+        changed=tuple(changed),
+    )
+
+
+def current_version_of(name: str, directories: list[Path] | None = None) -> PartnerList | None:
+    """The newest stored version of list ``name``, or None if there is none."""
+    paths = version_files(directories).get(name)
+    return load_list_file(paths[-1]) if paths else None
+
+
+def stored_diff(partner_list: PartnerList) -> ListDiff | None:
+    """The diff stored with a list version, else the diff to the version before it, if any."""
+    if partner_list.path is None:
+        return None
+    stored = partner_list.path.with_suffix(".diff.json")
+    if stored.exists():
+        try:
+            return ListDiff.from_dict(json.loads(stored.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # an unreadable record is recomputed below
+    siblings = sorted(partner_list.path.parent.glob("*.yaml"), key=lambda p: p.stem)
+    older = [p for p in siblings if p.stem < partner_list.version]
+    return diff_lists(load_list_file(older[-1]) if older else None, partner_list)
 
 
 def lists_fingerprint(lists: list[PartnerList]) -> str:

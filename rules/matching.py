@@ -1,111 +1,50 @@
 """Partner-name matching: finds the list entries a partner institution's name refers to.
 
-The index is built once per set of lists. A lookup first tries dictionary keys (the name as
-written, the normalised token-sorted name, the name with its spaces removed, Chinese characters,
-toneless pinyin, acronyms); only when none of them hits does it try near misses, and those are
-generated from the query (one-character edits of one word, one wrong Chinese character) and looked
-up again by key. No list entry is ever compared one by one, so the cost of a lookup hardly grows
-with the size of the lists.
+The index is built once per set of lists and affiliation graph. A lookup reads the name the way a
+person writes it, in passes that stop as soon as one of them is sure:
 
-Precision comes from treating every word as distinctive: two names match only when all their words
-pair up, allowing at most one misspelt word. "Nanjing University" therefore never matches
-"Nanjing University of Science and Technology", and a real word (a place, a subject) is never taken
-for a typo of another one.
+1. the whole name by dictionary keys: as written, normalised and token-sorted, without spaces,
+   Chinese characters, toneless pinyin, acronyms with the partner's country, a listed name with a
+   place or country added, and one-character typos (generated from the query and looked up again);
+2. each separately written part ("Full Name (ACR)", "School of X, Parent", "Parent – Department");
+3. an acronym qualified by a city ("HIT Shenzhen", "NUDT, Changsha");
+4. a listed name inside a longer one when what surrounds it is a unit or a place ("Tsinghua
+   University Department of Physics", 哈尔滨工业大学计算机学院), and numbered research institutes of
+   listed groups ("CETC 38th Research Institute", 中国电子科技集团公司第十四研究所).
+
+No list entry is ever compared one by one, so the cost of a lookup hardly grows with the lists.
+Precision comes from treating every word as distinctive: two names match only when all their
+words pair up, allowing at most one misspelt word, so "Nanjing University" never matches "Nanjing
+University of Science and Technology". A partner in another country than the entry is never
+flagged on resemblance; only the exact official name is reported, as ``info``.
 """
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
-import yaml
-from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
+from rules.affiliations import EMPTY_GRAPH, AffiliationGraph, Unit
 from rules.lists import ListEntry, PartnerList
+from rules.matching_settings import DEFAULT_SETTINGS_PATH, METHODS, MatchSettings, SettingsError
+from rules.names import capital_tokens, fold_words, native_key, pinyin_key, prepare, segments, without_brackets
 
-DEFAULT_SETTINGS_PATH = Path(__file__).parent / "data" / "matching.yaml"
-BANDS = ("match", "possible")
-#: Methods in order of preference when two of them find the same entry with the same score.
-METHODS = ("exact", "native_script", "normalised", "pinyin", "acronym", "qualified", "fuzzy")
+__all__ = ["BANDS", "METHODS", "MatchSettings", "PartnerMatch", "PartnerMatcher", "SettingsError", "is_acronym"]
+
+BANDS = ("match", "possible", "info")
 _METHOD_RANK = {method: rank for rank, method in enumerate(METHODS)}
-
-_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_HAN_RE = re.compile(f"[{_HAN}]")
-_HAN_OR_DIGIT_RE = re.compile(f"[{_HAN}0-9]")
-_NON_WORD_RE = re.compile(r"[\W_]+")
-_PARENTHETICAL_RE = re.compile(r"[(（][^()（）]*[)）]")
-# Apostrophes join rather than split words: "Xi'an" and "Xian" are one word.
-_DROP_APOSTROPHES = str.maketrans("", "", "'’‘`ʼ")
+#: Methods that found the name itself, not a resemblance: the only ones reported across countries.
+_NAME_METHODS = frozenset({"exact", "alias", "native_script"})
+#: Methods that become "sub_unit" when they found a unit of the affiliation graph.
+_UNIT_NAME_METHODS = frozenset({"exact", "alias", "normalised", "native_script", "pinyin", "qualified"})
+_NUMBER_RE = re.compile(r"\d{1,4}(?:st|nd|rd|th)?")
+_NATIVE_NUMBERED_RE = re.compile(r"第?[〇零一二三四五六七八九十百千0-9]+(?:研究)?[所院]")
 _CACHE_SIZE = 1 << 16
-
-
-class SettingsError(ValueError):
-    """The matching settings file is malformed; the message names the file and the key."""
-
-
-@dataclass(frozen=True)
-class MatchSettings:
-    match_threshold: float = 92.0
-    possible_threshold: float = 86.0
-    method_scores: Mapping[str, float] | None = None
-    country_mismatch_penalty: float = 10.0
-    min_acronym_length: int = 2
-    max_acronym_length: int = 6
-    typo_min_name_length: int = 12
-    typo_min_word_length: int = 4
-    native_typo_min_length: int = 8
-    pinyin_min_length: int = 4
-    pinyin_suffixes: Mapping[str, tuple[str, ...]] | None = None
-    abbreviations: Mapping[str, str] | None = None
-    stop_words: frozenset[str] = frozenset()
-    country_words: frozenset[str] = frozenset()
-    place_names: frozenset[str] = frozenset()
-    distinctive_words: frozenset[str] = frozenset()
-
-    @classmethod
-    def from_file(cls, path: Path = DEFAULT_SETTINGS_PATH) -> "MatchSettings":
-        try:
-            doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise SettingsError(f"{path}: cannot read matching settings: {exc}") from exc
-        if not isinstance(doc, dict):
-            raise SettingsError(f"{path}: expected a mapping of settings")
-        unknown = sorted(set(doc) - {f for f in cls.__dataclass_fields__})
-        if unknown:
-            raise SettingsError(f"{path}: unknown settings {', '.join(unknown)}")
-        try:
-            settings = cls(
-                **{key: value for key, value in doc.items() if key not in _COLLECTION_SETTINGS},
-                method_scores={str(k): float(v) for k, v in (doc.get("method_scores") or {}).items()},
-                pinyin_suffixes={
-                    str(k): tuple(str(w) for w in v) for k, v in (doc.get("pinyin_suffixes") or {}).items()
-                },
-                abbreviations={
-                    str(k).casefold(): str(v).casefold() for k, v in (doc.get("abbreviations") or {}).items()
-                },
-                **{key: frozenset(str(w).casefold() for w in doc.get(key) or ()) for key in _WORD_SETTINGS},
-            )
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise SettingsError(f"{path}: {exc}") from exc
-        settings.check(str(path))
-        return settings
-
-    def check(self, where: str) -> None:
-        if not 0 <= self.possible_threshold <= self.match_threshold <= 100:
-            raise SettingsError(f"{where}: need 0 <= possible_threshold <= match_threshold <= 100")
-        missing = [m for m in METHODS if m != "fuzzy" and m not in (self.method_scores or {})]
-        if missing:
-            raise SettingsError(f"{where}: method_scores lacks {', '.join(missing)}")
-        if self.min_acronym_length < 2 or self.max_acronym_length < self.min_acronym_length:
-            raise SettingsError(f"{where}: need 2 <= min_acronym_length <= max_acronym_length")
-
-
-_WORD_SETTINGS = ("stop_words", "country_words", "place_names", "distinctive_words")
-_COLLECTION_SETTINGS = frozenset({"method_scores", "pinyin_suffixes", "abbreviations", *_WORD_SETTINGS})
 
 
 @dataclass(frozen=True)
@@ -113,39 +52,41 @@ class PartnerMatch:
     entry: ListEntry
     list_name: str
     list_version: str
-    matched_name: str  # the list name or alias that matched, as written in the list
+    matched_name: str  # the list name, alias or unit name that matched, as written in the data
     score: float  # 0-100, rounded to 1 decimal
-    band: str  # "match" or "possible"
+    band: str  # "match", "possible" or "info" (the official name of an institution in another country)
     method: str  # one of METHODS
+    unit: str = ""  # the sub-unit the partner named: a unit of the graph or the part written beside the name
+    unit_kind: str = ""  # campus, school, institute, laboratory, numbered_institute, hospital, department
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
-def fold_words(text: str) -> tuple[str, ...]:
-    """Lower-case words of the Latin (non-Chinese) part of ``text``, without accents or punctuation."""
-    if not text.isascii():
-        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-        text = _HAN_RE.sub(" ", text)
-    text = text.casefold().translate(_DROP_APOSTROPHES).replace("&", " and ")
-    return tuple(_NON_WORD_RE.sub(" ", text).split())
+class _Hit(NamedTuple):
+    score: float
+    preference: int
+    written: str
+    method: str
+    unit: str = ""
+    unit_kind: str = ""
+    foreign: bool = False
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
-def native_key(text: str) -> str:
-    """The Chinese characters (and digits) of ``text``; empty when it has fewer than two characters."""
-    if text.isascii():
-        return ""
-    key = "".join(_HAN_OR_DIGIT_RE.findall(unicodedata.normalize("NFKC", text)))
-    return key if len(_HAN_RE.findall(key)) >= 2 else ""
+@dataclass(frozen=True)
+class _Listing:
+    entry: ListEntry
+    list_name: str
+    list_version: str
+    country: str
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
-def pinyin_key(native: str) -> str:
-    """Toneless pinyin of Chinese characters, run together: 北京大学 -> beijingdaxue."""
-    return "".join(fold_words(" ".join(lazy_pinyin(native, v_to_u=True))))
+@dataclass(frozen=True)
+class _UnitTarget:
+    unit: Unit
+    parents: tuple[int, ...]  # refs of the parent's listings
+    country: str
 
 
-def _deletes(word: str) -> set[str]:
-    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+_Hits = dict[int, _Hit]
+_Targets = tuple[tuple[int, str], ...]
 
 
 def is_acronym(written: str, settings: MatchSettings) -> bool:
@@ -182,7 +123,8 @@ class _Normaliser:
         expanded: list[str] = []
         for word in raw:
             for part in self._abbreviations.get(word, word).split():
-                if part not in self._stop_words:
+                # Initials ("N. E. Bauman") carry no weight of their own.
+                if part not in self._stop_words and (len(part) > 1 or part.isdigit()):
                     expanded.append(part)
         return tuple(expanded)
 
@@ -200,30 +142,30 @@ class _Normaliser:
         )
 
 
-# ref -> (score, preference, matched name, method): the best hit found so far for an entry
-_Hits = dict[int, tuple[float, int, str, str]]
-_Targets = tuple[tuple[int, str], ...]
-
-
 class PartnerMatcher:
-    """Matches partner names against the entries of several partner lists."""
+    """Matches partner names against the entries of several partner lists and their sub-units."""
 
-    def __init__(self, lists: Sequence[PartnerList], settings: MatchSettings | None = None):
+    def __init__(
+        self,
+        lists: Sequence[PartnerList],
+        settings: MatchSettings | None = None,
+        graph: AffiliationGraph = EMPTY_GRAPH,
+    ):
         self.settings = settings or MatchSettings.from_file(DEFAULT_SETTINGS_PATH)
         self.settings.check("matching settings")
+        self.graph = graph
         self._scores = dict(self.settings.method_scores or {})
         self._normaliser = _Normaliser(self.settings)
-        self._entries: list[tuple[ListEntry, str, str]] = []
+        self._country_groups = dict(self.settings.country_groups or {})
+        self._targets: list[_Listing | _UnitTarget] = []
         building: dict[str, dict[str, dict[tuple[int, str], None]]] = {
             kind: {} for kind in ("exact", "sorted", "compact", "acronym", "native", "pinyin")
         }
         for partner_list in lists:
             for entry in partner_list.entries:
-                ref = len(self._entries)
-                self._entries.append((entry, partner_list.name, partner_list.version))
-                for written in dict.fromkeys(entry.names()):
-                    for kind, key in self._index_keys(written):
-                        building[kind].setdefault(key, {})[(ref, written)] = None
+                listing = _Listing(entry, partner_list.name, partner_list.version, self._country(entry.country))
+                self._add_target(listing, entry.names(), building)
+        self.orphan_units: tuple[Unit, ...] = self._add_units(graph.units, building)
         frozen = {kind: {key: tuple(t) for key, t in keys.items()} for kind, keys in building.items()}
         self._exact, self._sorted, self._compact = frozen["exact"], frozen["sorted"], frozen["compact"]
         self._acronyms, self._native, self._pinyin = frozen["acronym"], frozen["native"], frozen["pinyin"]
@@ -235,14 +177,26 @@ class PartnerMatcher:
             normalised = self._normaliser.words((written_word,))
             if len(normalised) == 1:
                 self._spellings.setdefault(written_word, normalised[0])
+        cities = {word for target in self._targets for word in fold_words(self._city(target))}
         self._qualifiers = frozenset(
-            self._normaliser.words(self.settings.country_words | self.settings.place_names)
+            self._normaliser.words(self.settings.country_words | self.settings.place_names | cities)
         )
+        self._unit_words = {
+            normalised: kind
+            for word, kind in (self.settings.unit_words or {}).items()
+            for normalised in self._normaliser.words((word,))
+        }
         self._known_words = (
             set(self._spellings)
             | self._qualifiers
             | set(self._normaliser.words(self.settings.distinctive_words))
         )
+        units_of: dict[int, list[Unit]] = {}
+        for target in self._targets:
+            if isinstance(target, _UnitTarget):
+                for parent in target.parents:
+                    units_of.setdefault(parent, []).append(target.unit)
+        self._places = [self._places_of(target, units_of.get(ref, ())) for ref, target in enumerate(self._targets)]
         self._word_neighbours = _neighbourhood_index(
             word for word in self._spellings if len(word) >= self.settings.typo_min_word_length
         )
@@ -250,38 +204,61 @@ class PartnerMatcher:
             key for key in self._native if len(key) >= self.settings.native_typo_min_length
         )
         self._typo_candidates = lru_cache(maxsize=_CACHE_SIZE)(self._find_typo_candidates)
+        self._cached_match = lru_cache(maxsize=_CACHE_SIZE)(self._match_uncached)
 
     @classmethod
     def from_settings_file(
-        cls, lists: Sequence[PartnerList], path: Path = DEFAULT_SETTINGS_PATH
+        cls, lists: Sequence[PartnerList], path: Path = DEFAULT_SETTINGS_PATH, graph: AffiliationGraph = EMPTY_GRAPH
     ) -> "PartnerMatcher":
-        return cls(lists, MatchSettings.from_file(path))
+        return cls(lists, MatchSettings.from_file(path), graph)
 
     @property
     def entry_count(self) -> int:
-        return len(self._entries)
+        return sum(isinstance(target, _Listing) for target in self._targets)
 
     def match(
         self, name: str, country: str | None = None, name_local: str | None = None
     ) -> list[PartnerMatch]:
-        """Best match per list entry, sorted by score desc then entry id; only 'match' and 'possible' bands.
+        """Best match per list entry, sorted by score desc then entry id; bands "match", "possible", "info".
 
         ``country`` is an ISO 3166-1 alpha-2 code; ``name_local`` the name in its own script.
         """
-        wanted_country = (country or "").strip().upper() or None
-        hits: _Hits = {}
-        for text in dict.fromkeys(t for t in (name, name_local) if t and t.strip()):
-            latin = self._normaliser.latin(text)
-            if latin is not None:
-                self._match_latin(latin, wanted_country, hits)
-            native = native_key(text)
-            if native:
-                self._match_native(native, hits)
-        return self._results(hits, wanted_country)
+        return list(self._cached_match(name, self._country(country or "") or None, name_local))
 
     # -- indexing ---------------------------------------------------------------------------------
 
+    def _country(self, code: str) -> str:
+        code = code.strip().upper()
+        return self._country_groups.get(code, code)
+
+    def _add_target(
+        self, target: "_Listing | _UnitTarget", names: Iterable[str], building: dict[str, dict[str, dict]]
+    ) -> None:
+        ref = len(self._targets)
+        self._targets.append(target)
+        for written in dict.fromkeys(names):
+            for kind, key in self._index_keys(written):
+                building[kind].setdefault(key, {})[(ref, written)] = None
+
+    def _add_units(self, units: Iterable[Unit], building: dict[str, dict[str, dict]]) -> tuple[Unit, ...]:
+        """Index every unit whose parent is listed; return those whose parent is not."""
+        orphans = []
+        for unit in units:
+            parents = tuple(sorted({
+                ref
+                for kind, key in self._index_keys(unit.parent)
+                if kind in ("exact", "sorted", "native")
+                for ref, _ in building[kind].get(key, ())
+                if isinstance(self._targets[ref], _Listing)
+            }))
+            if parents:
+                self._add_target(_UnitTarget(unit, parents, self._country(unit.country)), unit.names(), building)
+            else:
+                orphans.append(unit)
+        return tuple(orphans)
+
     def _index_keys(self, written: str) -> Iterable[tuple[str, str]]:
+        written = prepare(written)
         latin = self._normaliser.latin(written)
         if latin is not None:
             if is_acronym(written, self.settings):
@@ -290,7 +267,7 @@ class PartnerMatcher:
                 yield "exact", latin.exact
                 yield from self._latin_keys(latin)
                 # "China University of Geosciences (Wuhan)" is also written without its qualifier.
-                unqualified = self._normaliser.latin(_PARENTHETICAL_RE.sub(" ", written))
+                unqualified = self._normaliser.latin(without_brackets(written))
                 if unqualified is not None and unqualified != latin:
                     yield from self._latin_keys(unqualified)
         native = native_key(written)
@@ -313,17 +290,107 @@ class PartnerMatcher:
                 for translation in translations:
                     yield "pinyin", stem + "".join(self._normaliser.words(fold_words(translation)))
 
+    @staticmethod
+    def _city(target: "_Listing | _UnitTarget") -> str:
+        return target.entry.city if isinstance(target, _Listing) else target.unit.city
+
+    def _places_of(self, target: "_Listing | _UnitTarget", units: Iterable[Unit]) -> frozenset[str]:
+        """Place words that locate a target: its city, places in its names, its units' cities and names."""
+        names = [*(target.entry.names() if isinstance(target, _Listing) else target.unit.names())]
+        cities = [self._city(target)]
+        for unit in units:
+            names.extend(unit.names())
+            cities.append(unit.city)
+        words = {w for city in cities for w in fold_words(city)}
+        words.update(w for name in names for w in fold_words(prepare(name)) if w in self._qualifiers)
+        return frozenset(words)
+
     # -- lookup -----------------------------------------------------------------------------------
 
-    def _offer(self, hits: _Hits, targets: _Targets, score: float, method: str) -> None:
-        preference = -_METHOD_RANK[method]
-        for ref, written in targets:
-            candidate = (score, preference, written, method)
-            best = hits.get(ref)
-            if best is None or candidate[:2] > best[:2]:
-                hits[ref] = candidate
+    def _match_uncached(self, name: str, country: str | None, name_local: str | None) -> tuple[PartnerMatch, ...]:
+        hits: _Hits = {}
+        for text in dict.fromkeys(prepare(t) for t in (name, name_local) if t and t.strip()):
+            self._match_text(text, country, hits)
+        return tuple(self._results(hits))
 
-    def _match_latin(self, latin: _LatinForms, country: str | None, hits: _Hits) -> None:
+    def _match_text(self, text: str, country: str | None, hits: _Hits) -> None:
+        if self._match_whole(text, country, hits, whole=True) >= self.settings.match_threshold:
+            return
+        parts = segments(text)
+        if len(parts) > 1:
+            for position, part in enumerate(parts):
+                others = parts[:position] + parts[position + 1 :]
+                unit, kind = self._unit_context(others)
+                found: _Hits = {}
+                self._match_whole(part, country, found, whole=False)
+                beside_places = self._only_places(others)
+                for ref, hit in found.items():
+                    if beside_places and hit.method == "acronym_country":
+                        continue  # "NUDT, Changsha": the acronym-with-city pass decides
+                    if unit and hit.method != "fuzzy":
+                        hit = hit._replace(
+                            score=min(hit.score, self._scores["sub_unit"]),
+                            preference=-_METHOD_RANK["sub_unit"],
+                            method="sub_unit",
+                            unit=unit,
+                            unit_kind=kind,
+                        )
+                    self._keep(hits, ref, hit)
+        self._match_acronym_city(text, country, hits)
+        if any(not hit.foreign for hit in hits.values()):
+            return
+        for part in parts:
+            self._match_inside(part, country, hits)
+            self._match_numbered(part, country, hits)
+
+    def _match_whole(self, text: str, country: str | None, hits: _Hits, whole: bool) -> float:
+        """Look ``text`` up as one name; returns the best score it found (0 if none)."""
+        found: _Hits = {}
+        latin = self._normaliser.latin(text)
+        if latin is not None:
+            self._match_latin(latin, country, found, whole)
+        native = native_key(text)
+        if native:
+            self._match_native(native, country, found, whole)
+        for ref, hit in found.items():
+            self._keep(hits, ref, hit)
+        return max((hit.score for hit in found.values() if not hit.foreign), default=0.0)
+
+    @staticmethod
+    def _keep(hits: _Hits, ref: int, hit: _Hit) -> None:
+        """Keep the better of two hits on one target: a same-country hit, then score, then method."""
+        best = hits.get(ref)
+        if best is None or (not hit.foreign, hit.score, hit.preference) > (not best.foreign, best.score, best.preference):
+            hits[ref] = hit
+
+    def _offer(
+        self,
+        hits: _Hits,
+        targets: _Targets | None,
+        score: float,
+        method: str,
+        country: str | None,
+        whole: bool = True,
+        unit: str = "",
+        unit_kind: str = "",
+    ) -> None:
+        for ref, written in targets or ():
+            target = self._targets[ref]
+            foreign = bool(country and target.country and country != target.country)
+            if foreign and not (whole and method in _NAME_METHODS and self._is_official(target, written)):
+                continue
+            if method == "exact" and isinstance(target, _Listing) and written != target.entry.name:
+                method_here = "alias"
+            else:
+                method_here = method
+            self._keep(hits, ref, _Hit(score, -_METHOD_RANK[method_here], written, method_here, unit, unit_kind, foreign))
+
+    @staticmethod
+    def _is_official(target: "_Listing | _UnitTarget", written: str) -> bool:
+        official = target.entry.name if isinstance(target, _Listing) else target.unit.name
+        return written == official or (bool(native_key(written)) and not fold_words(written))
+
+    def _match_latin(self, latin: _LatinForms, country: str | None, hits: _Hits, whole: bool) -> None:
         found = False
         for targets, method in (
             (self._exact.get(latin.exact), "exact"),
@@ -332,18 +399,17 @@ class PartnerMatcher:
             (self._pinyin.get(latin.compact), "pinyin"),
         ):
             if targets:
-                self._offer(hits, targets, self._scores[method], method)
+                self._offer(hits, targets, self._scores[method], method, country, whole)
                 found = True
         acronym_targets = self._acronyms.get(latin.letters) if country else None
         if acronym_targets:
-            same_country = tuple(t for t in acronym_targets if self._entry_country(t[0]) == country)
-            self._offer(hits, same_country, self._scores["acronym"], "acronym")
+            self._offer(hits, acronym_targets, self._scores["acronym_country"], "acronym_country", country, whole)
         if not found:
-            self._match_qualified(latin.words, hits)
-            self._match_misspelt(latin, hits)
+            self._match_qualified(latin.words, country, hits, whole)
+            self._match_misspelt(latin, country, hits, whole)
 
-    def _match_qualified(self, words: tuple[str, ...], hits: _Hits) -> None:
-        """A listed name with a campus or country added: "Renmin University of China"."""
+    def _match_qualified(self, words: tuple[str, ...], country: str | None, hits: _Hits, whole: bool) -> None:
+        """A listed name with a campus or country added: "Renmin University of China", "Beihang Hangzhou"."""
         qualifiers = [word for word in words if word in self._qualifiers]
         if not qualifiers:
             return
@@ -352,9 +418,9 @@ class PartnerMatcher:
             kept = [word for word in words if word not in dropped]
             targets = self._sorted.get(" ".join(sorted(kept))) if len(kept) >= 2 else None
             if targets:
-                self._offer(hits, targets, self._scores["qualified"], "qualified")
+                self._offer(hits, targets, self._scores["qualified"], "qualified", country, whole)
 
-    def _match_misspelt(self, latin: _LatinForms, hits: _Hits) -> None:
+    def _match_misspelt(self, latin: _LatinForms, country: str | None, hits: _Hits, whole: bool) -> None:
         """Names equal to a listed name but for a one-character typo in one word."""
         words = latin.words
         for position, word in enumerate(words):
@@ -370,48 +436,170 @@ class PartnerMatcher:
                 targets = self._sorted.get(key)
                 if targets and len(key) - key.count(" ") >= self.settings.typo_min_name_length:
                     typed = " ".join(typed for _, typed in pairs)
-                    self._offer(hits, targets, fuzz.ratio(typed, key), "fuzzy")
+                    self._offer(hits, targets, fuzz.ratio(typed, key), "fuzzy", country, whole)
 
     def _find_typo_candidates(self, word: str) -> tuple[str, ...]:
         return tuple(dict.fromkeys(self._spellings[w] for w in _one_edit_away(word, self._word_neighbours)))
 
-    def _match_native(self, native: str, hits: _Hits) -> None:
+    def _match_native(self, native: str, country: str | None, hits: _Hits, whole: bool) -> None:
         found = False
         targets = self._native.get(native)
         if targets:
-            self._offer(hits, targets, self._scores["native_script"], "native_script")
+            self._offer(hits, targets, self._scores["native_script"], "native_script", country, whole)
             found = True
         if len(native) >= self.settings.pinyin_min_length:
             # A homophone typed by mistake through a pinyin input method has the same pinyin.
             targets = self._pinyin.get(pinyin_key(native))
             if targets:
-                self._offer(hits, targets, self._scores["pinyin"], "pinyin")
+                self._offer(hits, targets, self._scores["pinyin"], "pinyin", country, whole)
                 found = True
         if not found and len(native) + 1 >= self.settings.native_typo_min_length:
             for listed in _one_edit_away(native, self._native_neighbours):
-                self._offer(hits, self._native[listed], fuzz.ratio(native, listed), "fuzzy")
+                self._offer(hits, self._native[listed], fuzz.ratio(native, listed), "fuzzy", country, whole)
 
-    def _entry_country(self, ref: int) -> str:
-        return self._entries[ref][0].country.strip().upper()
+    # -- names around a listed name -----------------------------------------------------------------
 
-    def _results(self, hits: _Hits, country: str | None) -> list[PartnerMatch]:
+    def _unit_context(self, others: Sequence[str]) -> tuple[str, str]:
+        """The parts written beside a listed name that name a unit of it ("School of Astronautics").
+
+        Parts that are only places or countries are an address, not a unit: ("", "").
+        """
+        for part in others:
+            kind = self._unit_kind(self._normaliser.words(fold_words(part)))
+            if kind:
+                return part, kind
+            for suffix, native_kind in (self.settings.native_unit_suffixes or {}).items():
+                if native_key(part).endswith(suffix):
+                    return part, native_kind
+        return "", ""
+
+    def _only_places(self, parts: Sequence[str]) -> bool:
+        words = self._normaliser.words(fold_words(" ".join(parts)))
+        return bool(words) and all(word in self._qualifiers for word in words)
+
+    def _unit_kind(self, words: Sequence[str]) -> str:
+        return next((self._unit_words[w] for w in words if w in self._unit_words), "")
+
+    def _match_inside(self, part: str, country: str | None, hits: _Hits) -> None:
+        """A listed name inside a longer one, when the rest is a unit or a place."""
+        latin = self._normaliser.latin(part)
+        if latin is not None:
+            words = latin.words[:16]
+            for size in range(len(words) - 1, 1, -1):
+                for start in range(len(words) - size + 1):
+                    targets = self._sorted.get(" ".join(sorted(words[start : start + size])))
+                    if targets:
+                        self._offer_surrounded(words[:start], words[start + size :], part, targets, country, hits)
+        native = native_key(part)
+        for cut in range(len(native) - 1, self.settings.pinyin_min_length - 1, -1):
+            targets = self._native.get(native[:cut])
+            if targets:
+                self._offer_native_unit(native[cut:], part, targets, country, hits)
+                break
+
+    def _offer_surrounded(
+        self, left: Sequence[str], right: Sequence[str], part: str, targets: _Targets, country: str | None, hits: _Hits
+    ) -> None:
+        left_places = all(w in self._qualifiers for w in left)
+        if not (left_places or left[0] in self._unit_words):
+            return
+        if right and not (right[0] in self._unit_words or right[0] in self._qualifiers):
+            return
+        kind = self._unit_kind([*left, *right])
+        if kind:
+            self._offer(hits, targets, self._scores["sub_unit"], "sub_unit", country, False, part, kind)
+        else:
+            self._offer(hits, targets, self._scores["qualified"], "qualified", country, False)
+
+    def _offer_native_unit(
+        self, rest: str, part: str, targets: _Targets, country: str | None, hits: _Hits
+    ) -> None:
+        for suffix, kind in (self.settings.native_unit_suffixes or {}).items():
+            if rest.endswith(suffix):
+                self._offer(hits, targets, self._scores["sub_unit"], "sub_unit", country, False, part, kind)
+                return
+        if pinyin_key(rest) in self._qualifiers:
+            self._offer(hits, targets, self._scores["sub_unit"], "sub_unit", country, False, part, "campus")
+
+    def _match_acronym_city(self, text: str, country: str | None, hits: _Hits) -> None:
+        """An acronym with places beside it: "HIT Shenzhen", "NUDT, Changsha", "Harbin (HIT)"."""
+        tokens = capital_tokens(text)
+        acronyms = [t for t in tokens if t.isupper() and t.lower() in self._acronyms]
+        if len(acronyms) != 1 or len(tokens) < 2 or not country:
+            return
+        places = set(self._normaliser.words(fold_words(" ".join(t for t in tokens if t != acronyms[0]))))
+        if not places or not places <= self._qualifiers:
+            return
+        for ref, written in self._acronyms[acronyms[0].lower()]:
+            located = places & self._places[ref]
+            if located:
+                self._offer(hits, ((ref, written),), self._scores["acronym_city"], "acronym_city", country)
+            elif places <= self.settings.country_words:
+                self._offer(hits, ((ref, written),), self._scores["acronym_country"], "acronym_country", country)
+            else:  # same acronym, another city: the committee decides
+                self._offer(hits, ((ref, written),), self.settings.possible_threshold, "acronym_country", country)
+
+    def _match_numbered(self, part: str, country: str | None, hits: _Hits) -> None:
+        """A numbered research institute of a listed group: "CETC 38th Research Institute"."""
+        raw = fold_words(part)
+        if any(_NUMBER_RE.fullmatch(word) for word in raw):
+            rest = " ".join(w for w in raw if not _NUMBER_RE.fullmatch(w) and w not in self.settings.numbered_noise_words)
+            latin = self._normaliser.latin(rest) if rest else None
+            if latin is not None:
+                found: _Hits = {}
+                self._match_latin(latin, country, found, whole=False)
+                self._offer_numbered(found, part, hits)
+        native = native_key(part)
+        stripped = _NATIVE_NUMBERED_RE.sub("", native)
+        if native and stripped != native and len(stripped) >= 2:
+            found = {}
+            self._match_native(stripped, country, found, whole=False)
+            self._offer_numbered(found, part, hits)
+
+    def _offer_numbered(self, found: _Hits, part: str, hits: _Hits) -> None:
+        groups = self.settings.conglomerate_categories
+        for ref, hit in found.items():
+            target = self._targets[ref]
+            if isinstance(target, _Listing) and target.entry.category in groups and hit.method != "fuzzy":
+                score = min(hit.score, self._scores["numbered_institute"])
+                self._keep(hits, ref, _Hit(score, -_METHOD_RANK["numbered_institute"], hit.written,
+                                           "numbered_institute", part, "numbered_institute"))
+
+    # -- results ----------------------------------------------------------------------------------
+
+    def _results(self, hits: _Hits) -> list[PartnerMatch]:
+        by_listing: _Hits = {}
+        for ref, hit in hits.items():
+            target = self._targets[ref]
+            if isinstance(target, _UnitTarget):
+                method = "sub_unit" if hit.method in _UNIT_NAME_METHODS else hit.method
+                as_parent = hit._replace(method=method, unit=target.unit.name, unit_kind=target.unit.kind)
+                for parent in target.parents:
+                    self._keep(by_listing, parent, as_parent)
+            else:
+                self._keep(by_listing, ref, hit)
         settings = self.settings
         results = []
-        for ref, (score, _, written, method) in hits.items():
-            entry, list_name, list_version = self._entries[ref]
-            entry_country = self._entry_country(ref)
-            if country and entry_country and country != entry_country:
-                score -= settings.country_mismatch_penalty
-            score = round(min(max(score, 0.0), 100.0), 1)
-            if score >= settings.match_threshold:
+        for ref, hit in by_listing.items():
+            listing = self._targets[ref]
+            assert isinstance(listing, _Listing)
+            score = round(min(max(hit.score, 0.0), 100.0), 1)
+            if hit.foreign:
+                band = "info"
+            elif score >= settings.match_threshold:
                 band = "match"
             elif score >= settings.possible_threshold:
                 band = "possible"
             else:
                 continue
-            results.append(PartnerMatch(entry, list_name, list_version, written, score, band, method))
-        results.sort(key=lambda m: (-m.score, m.entry.id, m.list_name))
+            results.append(PartnerMatch(listing.entry, listing.list_name, listing.list_version, hit.written,
+                                        score, band, hit.method, hit.unit, hit.unit_kind))
+        results.sort(key=lambda m: (BANDS.index(m.band), -m.score, m.entry.id, m.list_name))
         return results
+
+
+def _deletes(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
 def _neighbourhood_index(keys: Iterable[str]) -> dict[str, tuple[str, ...]]:

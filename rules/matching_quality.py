@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rules.lists import ListEntry, PartnerList
-from rules.matching import MatchSettings, PartnerMatcher, fold_words, is_acronym, native_key, pinyin_key
+from rules.matching import MatchSettings, PartnerMatcher, is_acronym
+from rules.names import fold_words, native_key, pinyin_key, prepare, segments
 
 SEED = 20260806
 # (word as listed, abbreviation a researcher might type)
@@ -203,7 +204,7 @@ def synthetic_list(count: int, seed: int = SEED) -> PartnerList:
 
 def clear_caches() -> None:
     """Forget memoised normalisation, so a timing run starts cold."""
-    for cached in (fold_words, native_key, pinyin_key):
+    for cached in (fold_words, native_key, pinyin_key, prepare, segments):
         cached.cache_clear()
 
 

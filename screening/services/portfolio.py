@@ -829,13 +829,13 @@ def import_summary(session: Session, job: ImportJob) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ monitoring
 
 def fingerprint(screener) -> str:
-    lists = [{"name": pl.name, "version": pl.version, "entries": len(pl.entries)} for pl in screener.lists]
+    lists = screener.list_summaries
     raw = repr((screener.ruleset.hash, sorted((x["name"], x["version"], x["entries"]) for x in lists)))
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
 def _lists_of(screener) -> list[dict[str, Any]]:
-    return [{"name": pl.name, "version": pl.version, "entries": len(pl.entries)} for pl in screener.lists] + \
+    return [dict(summary) for summary in screener.list_summaries] + \
         [{"name": "ruleset", "version": str(screener.ruleset.version), "hash": str(screener.ruleset.hash)}]
 
 
