@@ -19,7 +19,9 @@ import yaml
 from rules.lists import ListError
 
 SHIPPED_AFFILIATIONS_DIR = Path(__file__).parent / "data" / "affiliations"
-UNIT_KINDS = ("campus", "school", "institute", "laboratory", "numbered_institute", "hospital", "department")
+UNIT_KINDS = (
+    "campus", "school", "institute", "laboratory", "numbered_institute", "hospital", "department", "predecessor"
+)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ import yaml
 from rules.conditions import RuleSyntaxError
 from rules.engine import Screener
 from rules.importers import import_list
-from rules.lists import SHIPPED_LISTS_DIR, ListError, dump_list, load_current_lists
+from rules.affiliations import load_current_graph
+from rules.lists import SHIPPED_LISTS_DIR, ListError, current_version_of, diff_lists, dump_list, load_current_lists
 from rules.ruleset import load_ruleset
 from rules.selfcheck import check_all
 from rules.validation import ProposalError
@@ -138,15 +139,18 @@ def lists_group() -> None:
 
 @lists_group.command("show")
 def lists_show() -> None:
-    """Print the loaded lists: name, version, entry count, source."""
+    """Print the loaded lists: name, version, entry count, publisher's date and source."""
     try:
         lists = load_current_lists()
+        graph = load_current_graph()
     except ListError as exc:
         fail(str(exc))
     for partner_list in lists:
         click.echo(
-            f"{partner_list.name}\t{partner_list.version}\t{len(partner_list.entries)} entries\t{partner_list.source}"
+            f"{partner_list.name}\t{partner_list.version}\t{len(partner_list.entries)} entries"
+            f"\tpublished {partner_list.published or 'undated'}\t{partner_list.publisher or '-'}\t{partner_list.source}"
         )
+    click.echo(f"affiliations\t{graph.version}\t{len(graph.units)} sub-units\t{graph.title}")
 
 
 @lists_group.command("import")
@@ -160,16 +164,20 @@ def lists_show() -> None:
 )
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def lists_import(fmt: str, name: str | None, version: str | None, into: Path | None, file: Path) -> None:
-    """Import a list file into a new list version."""
+    """Import a list file into a new list version; print and store what changed since the last one."""
     target_dir = into or Path(os.environ.get("SCREENING_LISTS_DIR") or SHIPPED_LISTS_DIR)
     try:
         partner_list = import_list(fmt, file, name=name, version=version)
-        path = dump_list(partner_list, target_dir)
+        previous = current_version_of(partner_list.name, [SHIPPED_LISTS_DIR, target_dir])
+        diff = diff_lists(previous, partner_list)
+        path = dump_list(partner_list, target_dir, diff)
     except ListError as exc:
         fail(str(exc))
     click.echo(
         f"imported {len(partner_list.entries)} entries as {partner_list.name} version {partner_list.version}: {path}"
     )
+    for line in diff.lines():
+        click.echo(line)
 
 
 COMMANDS = (screen_command, rules_group, lists_group)

@@ -58,6 +58,7 @@ UNIT_KINDS_TEXT = {
     "laboratory": ("a laboratory", "ein Labor"),
     "numbered_institute": ("a numbered research institute", "ein nummeriertes Forschungsinstitut"),
     "hospital": ("a hospital", "ein Klinikum"),
+    "predecessor": ("a former name or merged predecessor", "ein früherer Name oder eine eingegliederte Vorgängerin"),
 }
 METHOD_TEXT = {
     "exact": ("the official name", "den offiziellen Namen"),

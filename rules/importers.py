@@ -216,6 +216,23 @@ def _misp_entry(
 # -- US Consolidated Screening List ----------------------------------------------------------------
 
 
+#: What the research filter keeps: organisations (not people, vessels or aircraft) in these countries...
+CSL_RESEARCH_COUNTRIES = frozenset({"CN", "HK", "MO", "RU", "IR", "BY", "KP"})
+#: ...whose name or an alternative name says it is a research organisation.
+CSL_RESEARCH_WORDS = re.compile(
+    r"universit|institut|academ|laborator|\blabs?\b|\bcollege|\bresearch|\bscien|polytechn|\bschool"
+    r"|supercomput|\bcent(?:er|re) (?:for|of)|design bureau|\bnii\b|\bnpo\b"
+    r"|大学|学院|研究|实验室|科学院|中心|университет|институт|академи|лаборатори|دانشگاه|پژوهشگاه|مرکز",
+    re.IGNORECASE,
+)
+CSL_FILTER_TEXT = (
+    "Kept: records of type Entity with an address in CN, HK, MO, RU, IR, BY or KP whose name or an "
+    "alternative name names a university, institute, academy, laboratory, college, school, research or "
+    "science body, supercomputing centre or design bureau; every other record (companies, people, "
+    "vessels, aircraft, other countries) is left out."
+)
+
+
 def import_csl(
     path: Path,
     *,
@@ -223,8 +240,14 @@ def import_csl(
     version: str | None = None,
     source: str = "https://www.trade.gov/consolidated-screening-list",
     licence: str = "Public domain (US government work)",
+    research_only: bool = True,
 ) -> PartnerList:
-    """The US Consolidated Screening List as CSV, or as JSON (a list of records or {"results": [...]})."""
+    """The US Consolidated Screening List as published: CSV (all columns, ``alt_names`` separated by
+    ``;``, addresses by ``;``) or JSON (a list of records or {"results": [...]}).
+
+    With ``research_only`` (the default) only research organisations in the countries a research
+    collaboration screen is about are kept (``CSL_FILTER_TEXT``); the list's ``method`` says so.
+    """
     path = Path(path)
     records: list[tuple[str, dict]]
     if path.suffix.lower() == ".json":
@@ -237,16 +260,32 @@ def import_csl(
         _, rows = _read_csv_rows(path)
         records = [(f"{path}: row {line}", row) for line, row in rows]
     taken: set[str] = set()
-    entries = tuple(_csl_entry(record, where, source, taken) for where, record in records)
+    entries = tuple(
+        _csl_entry(record, where, source, taken)
+        for where, record in records
+        if not research_only or _is_research_record(record, where)
+    )
     return PartnerList(
-        name=name or "us-consolidated-screening-list",
+        name=name or ("us-csl-research-organisations" if research_only else "us-consolidated-screening-list"),
         version=version or date.today().isoformat(),
-        title="Consolidated Screening List",
+        title="Consolidated Screening List" + (" (research organisations)" if research_only else ""),
         publisher="US International Trade Administration",
         source=source,
         licence=licence,
         entries=entries,
+        method=f"Imported from {path.name} with `screening lists import --format csl`. "
+        + (CSL_FILTER_TEXT if research_only else "Every record kept."),
     )
+
+
+def _is_research_record(record: object, where: str) -> bool:
+    if not isinstance(record, dict):
+        raise ListError(f"{where}: expected an object")
+    if str(record.get("type") or "Entity").strip().casefold() != "entity":
+        return False
+    country = str(record.get("country") or "").strip().upper() or _csl_country(record.get("addresses"))
+    names = [str(record.get("name") or ""), *split_list(record.get("alt_names"))]
+    return country in CSL_RESEARCH_COUNTRIES and any(CSL_RESEARCH_WORDS.search(n) for n in names)
 
 
 def _csl_entry(record: object, where: str, list_source: str, taken: set[str]) -> ListEntry:
@@ -282,7 +321,21 @@ def _csl_entry(record: object, where: str, list_source: str, taken: set[str]) ->
         sources=split_list(
             [record.get("source_information_url"), record.get("source_list_url"), list_source]
         ),
+        city=_csl_city(record.get("addresses")),
+        listed=str(record.get("start_date") or "").strip(),
+        citation=str(record.get("federal_register_notice") or "").strip(),
     )
+
+
+def _csl_city(addresses: object) -> str:
+    """The city of the first address: a JSON ``city``, or the CSV address's part before the country code."""
+    if isinstance(addresses, list):
+        return next((str(a.get("city")).strip() for a in addresses if isinstance(a, dict) and a.get("city")), "")
+    for address in split_list(addresses):
+        parts = [part.strip() for part in address.split(",")]
+        if len(parts) >= 3 and _COUNTRY_CODE.match(parts[-1]):
+            return parts[-2]
+    return ""
 
 
 def _csl_country(addresses: object) -> str:

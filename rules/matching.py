@@ -117,7 +117,20 @@ class _Normaliser:
     def __init__(self, settings: MatchSettings):
         self._abbreviations = dict(settings.abbreviations or {})
         self._stop_words = settings.stop_words
+        self._phrases = [
+            (re.compile(rf"(?<!\S){re.escape(' '.join(fold_words(phrase)))}(?!\S)"), " ".join(fold_words(short)))
+            for phrase, short in (settings.phrases or {}).items()
+        ]
         self.latin = lru_cache(maxsize=_CACHE_SIZE)(self._latin)
+
+    def rewrite_phrases(self, raw: tuple[str, ...]) -> tuple[str, ...]:
+        """Long forms that mean one word: "People's Liberation Army" -> "pla"."""
+        if not self._phrases:
+            return raw
+        text = " ".join(raw)
+        for pattern, short in self._phrases:
+            text = pattern.sub(short, text)
+        return tuple(text.split())
 
     def words(self, raw: Iterable[str]) -> tuple[str, ...]:
         expanded: list[str] = []
@@ -132,7 +145,7 @@ class _Normaliser:
         raw = fold_words(text)
         if not any(not word.isdigit() for word in raw):
             return None
-        words = self.words(raw)
+        words = self.words(self.rewrite_phrases(raw))
         return _LatinForms(
             exact=" ".join(raw),
             words=words,
@@ -336,6 +349,9 @@ class PartnerMatcher:
                             unit_kind=kind,
                         )
                     self._keep(hits, ref, hit)
+            # A listed name written with a comma of its own: "Institute of Physics, Chinese Academy of Sciences".
+            for first, second in zip(parts, parts[1:], strict=False):
+                self._match_whole(f"{first} {second}", country, hits, whole=False)
         self._match_acronym_city(text, country, hits)
         if any(not hit.foreign for hit in hits.values()):
             return
@@ -410,7 +426,7 @@ class PartnerMatcher:
 
     def _match_qualified(self, words: tuple[str, ...], country: str | None, hits: _Hits, whole: bool) -> None:
         """A listed name with a campus or country added: "Renmin University of China", "Beihang Hangzhou"."""
-        qualifiers = [word for word in words if word in self._qualifiers]
+        qualifiers = [word for word in words if self._is_place(word)]
         if not qualifiers:
             return
         # Drop each qualifier alone (the listed name may contain another place word), then all.
@@ -475,7 +491,11 @@ class PartnerMatcher:
 
     def _only_places(self, parts: Sequence[str]) -> bool:
         words = self._normaliser.words(fold_words(" ".join(parts)))
-        return bool(words) and all(word in self._qualifiers for word in words)
+        return bool(words) and all(self._is_place(word) for word in words)
+
+    def _is_place(self, word: str) -> bool:
+        """A place, country or postcode: the address part of an affiliation line."""
+        return word in self._qualifiers or word.isdigit()
 
     def _unit_kind(self, words: Sequence[str]) -> str:
         return next((self._unit_words[w] for w in words if w in self._unit_words), "")
@@ -500,11 +520,11 @@ class PartnerMatcher:
     def _offer_surrounded(
         self, left: Sequence[str], right: Sequence[str], part: str, targets: _Targets, country: str | None, hits: _Hits
     ) -> None:
-        left_places = all(w in self._qualifiers for w in left)
-        if not (left_places or left[0] in self._unit_words):
-            return
-        if right and not (right[0] in self._unit_words or right[0] in self._qualifiers):
-            return
+        # What surrounds the name is a unit ("School of ...", "... Department of Physics") or only
+        # places ("... Shenzhen"); "Nanjing University of Chinese Medicine" is neither.
+        for side in (left, right):
+            if side and not (side[0] in self._unit_words or all(self._is_place(w) for w in side)):
+                return
         kind = self._unit_kind([*left, *right])
         if kind:
             self._offer(hits, targets, self._scores["sub_unit"], "sub_unit", country, False, part, kind)

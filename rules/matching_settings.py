@@ -47,6 +47,7 @@ class MatchSettings:
     unit_words: Mapping[str, str] | None = None
     native_unit_suffixes: Mapping[str, str] | None = None
     country_groups: Mapping[str, str] | None = None
+    phrases: Mapping[str, str] | None = None
     stop_words: frozenset[str] = frozenset()
     country_words: frozenset[str] = frozenset()
     place_names: frozenset[str] = frozenset()
@@ -98,7 +99,7 @@ def _word_mapping(value: object) -> dict[str, str]:
 
 
 _WORD_SETTINGS = ("stop_words", "country_words", "place_names", "distinctive_words", "numbered_noise_words")
-_MAPPING_SETTINGS = ("abbreviations", "unit_words")
+_MAPPING_SETTINGS = ("abbreviations", "unit_words", "phrases")
 _COLLECTION_SETTINGS = frozenset({
     "method_scores", "pinyin_suffixes", "native_unit_suffixes", "country_groups", "conglomerate_categories",
     *_MAPPING_SETTINGS, *_WORD_SETTINGS,

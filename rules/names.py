@@ -22,7 +22,9 @@ _NON_WORD_RE = re.compile(r"[\W_]+")
 _BRACKETED_RE = re.compile(r"\(([^()]*)\)")
 # Commas, semicolons and bars always separate; a hyphen only with spaces around it ("Xi'an-Jiaotong"
 # stays one name), en and em dashes always.
-_SEPARATOR_RE = re.compile(r"\s*(?:[,;|]|\s-+\s|[–—])\s*")
+_SEPARATOR_RE = re.compile(r"\s*(?:[,;|@]|\s-+\s|[–—])\s*")
+# Affiliation lines copied from PDFs lose their spaces: "EngineeringHunan UniversityChangsha410082".
+_GLUED_RE = re.compile(r"(?<=[a-z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=\d{3})|(?<=\d)(?=[A-Za-z]{3})")
 # Apostrophes join rather than split words: "Xi'an" and "Xian" are one word.
 _DROP_APOSTROPHES = str.maketrans("", "", "'’‘`ʼ")
 _TO_SIMPLIFIED = OpenCC("t2s")
@@ -31,7 +33,7 @@ _TO_SIMPLIFIED = OpenCC("t2s")
 @lru_cache(maxsize=_CACHE_SIZE)
 def prepare(text: str) -> str:
     """``text`` in one canonical spelling: NFKC, simplified Chinese, single spaces."""
-    text = unicodedata.normalize("NFKC", text)
+    text = _GLUED_RE.sub(" ", unicodedata.normalize("NFKC", text))
     if not text.isascii() and HAN_RE.search(text):
         text = _TO_SIMPLIFIED.convert(text)
     return " ".join(text.split())

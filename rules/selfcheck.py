@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rules.affiliations import graph_files, load_graph_file
 from rules.conditions import RuleSyntaxError
 from rules.engine import Screener
 from rules.lists import ListError, load_list_file, version_files
@@ -82,8 +83,13 @@ def vocabulary_problems(screener: Screener) -> list[CheckProblem]:
             unknown = sorted(set(entry.topics) - set(TECHNOLOGY_AREAS))
             if unknown:
                 problems.append(CheckProblem(f"list {partner_list.name} {entry.id}", f"unknown topics {unknown}"))
-            if not entry.sources and not partner_list.source:
-                problems.append(CheckProblem(f"list {partner_list.name} {entry.id}", "no source"))
+            if not entry.sources:
+                problems.append(CheckProblem(f"list {partner_list.name} {entry.id}", "no source of its own"))
+    for unit in screener.graph.units:
+        if not unit.sources:
+            problems.append(CheckProblem(f"affiliations {unit.id}", "no source"))
+    for unit in screener.matcher.orphan_units:
+        problems.append(CheckProblem(f"affiliations {unit.id}", f"parent {unit.parent!r} is on no loaded list"))
     for code, areas in FORD_AREAS.items():
         unknown = sorted(set(areas) - set(TECHNOLOGY_AREAS))
         if unknown:
@@ -105,6 +111,11 @@ def check_all() -> tuple[Screener | None, int, list[CheckProblem]]:
                 load_list_file(path)
             except ListError as exc:
                 problems.append(CheckProblem(f"list {name}", str(exc)))
+    for path in graph_files():
+        try:
+            load_graph_file(path)
+        except ListError as exc:
+            problems.append(CheckProblem("affiliations", str(exc)))
     try:
         screener = Screener.default()
     except (RuleSyntaxError, ListError) as exc:

@@ -30,7 +30,7 @@ notifications.register_event(notifications.MailEvent(
     "list_match_changed", audience="international_office",
     required=("cause", "changed", "tier_rose", "reopened"), optional=("institution_name",),
     link="/portfolio/monitoring",
-    example={"cause": "list named-research-organisations 2026-12-01", "changed": 3, "tier_rose": 2,
+    example={"cause": "list canada-named-research-organizations 2026-12-01", "changed": 3, "tier_rose": 2,
              "reopened": 1},
 ))
 

@@ -177,6 +177,7 @@ def import_progress(job_id: int):
 def monitoring():
     job = svc.latest_change_job(db.session)
     return render_template("reports/monitoring.html", job=job, rows=svc.changes(db.session, g.actor, job),
+                           list_changes=svc.list_changes(),
                            action_form=PlainActionForm(), list_form=ListUploadForm()
                            if g.actor.has("institution_admin") else None)
 
@@ -208,7 +209,7 @@ def list_upload():
     import os
 
     from rules.importers import import_list
-    from rules.lists import ListError, dump_list
+    from rules.lists import SHIPPED_LISTS_DIR, ListError, current_version_of, diff_lists, dump_list
     from screening import portfolio_tasks
 
     form = ListUploadForm()
@@ -228,13 +229,16 @@ def list_upload():
         try:
             partner_list = import_list(form.format.data, path, name=form.name.data or None,
                                        version=form.version.data or None)
-            dump_list(partner_list, Path(target))
+            previous = current_version_of(partner_list.name, [SHIPPED_LISTS_DIR, Path(target)])
+            diff = diff_lists(previous, partner_list)
+            dump_list(partner_list, Path(target), diff)
         except (ListError, ValueError, UnicodeDecodeError) as exc:
             abort(400, description=_("The list could not be imported: %(error)s", error=str(exc)[:300]))
     from screening.services import audit
 
     audit.record(db.session, g.user, "portfolio.list_uploaded", "partner_list", partner_list.name,
-                 g.actor.institution_id, {"version": partner_list.version, "entries": len(partner_list.entries)})
+                 g.actor.institution_id, {"version": partner_list.version, "entries": len(partner_list.entries),
+                                          **diff.counts})
     portfolio_tasks.monitor(db.session)
     db.session.commit()
     return redirect(url_for(".monitoring"), code=303)

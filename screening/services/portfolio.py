@@ -839,8 +839,22 @@ def _lists_of(screener) -> list[dict[str, Any]]:
         [{"name": "ruleset", "version": str(screener.ruleset.version), "hash": str(screener.ruleset.hash)}]
 
 
+def list_changes() -> list[tuple[Any, Any]]:
+    """Each list in use with what its current version changed (added, removed, changed entries)."""
+    from rules.lists import ListError, stored_diff
+    from screening.engine import get_screener
+
+    changes = []
+    for partner_list in get_screener().lists:
+        try:
+            changes.append((partner_list, stored_diff(partner_list)))
+        except ListError:
+            changes.append((partner_list, None))
+    return changes
+
+
 def describe_change(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str:
-    """``list named-research-organisations 2026-12-01`` (and/or the rule set) from two list summaries."""
+    """``list canada-named-research-organizations 2026-12-01`` (and/or the rule set) from two list summaries."""
     old = {x["name"]: x for x in before}
     parts = []
     for item in after:

@@ -128,11 +128,12 @@ def _notify(session: Session, event: str, proposal: Proposal, case: ReviewCase, 
 def flag_key(flag: dict[str, Any]) -> str:
     """A stable identity of a flag across versions and languages: the rule and what it is about.
 
-    Match quality (score, band, method) and list versions are left out, so that a flag whose
-    severity changed between two versions keeps its key.
+    Match quality (score, band, method), list versions and the listings are left out, so that a
+    flag whose severity changed between two versions keeps its key, and a partner flag stays the
+    same finding when a list adds or drops the partner's entry: one finding per partner.
     """
     volatile = {"score", "band", "method", "list_version", "matched_name", "overlap", "overlap_areas",
-                "risk_level"}
+                "risk_level", "listings", "entry", "entry_id", "list", "list_category", "unit", "unit_kind"}
     evidence = {k: v for k, v in (flag.get("evidence") or {}).items() if k not in volatile}
     raw = json.dumps([flag.get("rule"), evidence], sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(raw.encode()).hexdigest()[:16]

@@ -40,7 +40,10 @@ def test_results_satisfy_the_contract_schema_and_carry_versions(screener):
         assert len(result["ruleset_hash"]) == 16
         assert {entry["name"] for entry in result["lists"]} >= {
             "aspi-china-defence-universities",
-            "named-research-organisations",
+            "canada-named-research-organizations",
+            "us-entity-list-research",
+            "us-dod-1260h",
+            "affiliations",
         }
         assert result["reference"] == prop["reference"]
 

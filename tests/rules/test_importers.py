@@ -111,8 +111,24 @@ def test_misp_rejects_unknown_category_and_topic(tmp_path):
         import_misp_galaxy(bad)
 
 
+def test_csl_official_file_keeps_only_research_organisations_in_countries_of_concern():
+    csl = import_list("csl", DATA / "csl_official_sample.csv", version="2026-12-06")
+    assert csl.name == "us-csl-research-organisations"
+    assert [e.name for e in csl.entries] == [
+        "Harbin Institute of Technology",
+        "Southwest Institute of Fluid Physics",
+        "Moscow Institute of Physics and Technology",
+    ]  # not the trading company, the person, the vessel, nor the institute outside the countries
+    hit, fluid, mipt = csl.entries
+    assert hit.aliases == ("HIT", "Harbin Polytechnic University")
+    assert (hit.city, hit.citation, hit.listed) == ("Harbin", "85 FR 34495", "2020-06-05")
+    assert fluid.city == "Chengdu"  # the first address
+    assert "Московский физико-технический институт" in mipt.aliases
+    assert "research" in csl.method and "left out" in csl.method
+
+
 def test_csl_csv():
-    csl = import_csl(DATA / "csl_sample.csv", version="2026-01-01")
+    csl = import_csl(DATA / "csl_sample.csv", version="2026-01-01", research_only=False)
     assert csl.name == "us-consolidated-screening-list"
     polytechnic, aviation, missiles = csl.entries
     assert (polytechnic.country, polytechnic.category, polytechnic.risk_level) == (
@@ -130,7 +146,7 @@ def test_csl_csv():
 
 
 def test_csl_json_results_and_bare_list(tmp_path):
-    csl = import_csl(DATA / "csl_sample.json")
+    csl = import_csl(DATA / "csl_sample.json", research_only=False)
     optics, trading = csl.entries
     assert (optics.country, optics.risk_level, optics.aliases) == (
         "CN",
@@ -143,14 +159,14 @@ def test_csl_json_results_and_bare_list(tmp_path):
     )
     bare = tmp_path / "bare.json"
     bare.write_text('[{"name": "Lone Lab", "source": "Entity List", "country": "cn"}]', encoding="utf-8")
-    assert import_list("csl", bare).entries[0].country == "CN"
+    assert import_list("csl", bare).entries[0].country == "CN"  # "Lab" names a research organisation
 
 
 def test_csl_rejects_nameless_record(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"results": [{"source": "Entity List"}]}', encoding="utf-8")
     with pytest.raises(ListError, match=r"bad\.json: record 0, column 'name': empty"):
-        import_csl(bad)
+        import_csl(bad, research_only=False)
 
 
 def test_own_csv():

@@ -47,8 +47,8 @@ def aspi_hits(name: str, country: str | None = None, name_local: str | None = No
         ("Beijing Hangkong Hangtian Daxue", None, "aspi-beihang-university", "pinyin"),
         ("Shijiazhuang Tiedao Daxue", None, "aspi-shijiazhuang-tiedao-university", "pinyin"),
         ("北京航空航添大学", None, "aspi-beihang-university", "pinyin"),  # homophone typo
-        ("HIT", "CN", "aspi-harbin-institute-of-technology", "acronym"),
-        ("n.u.d.t.", "cn", "aspi-national-university-of-defense-technology", "acronym"),
+        ("HIT", "CN", "aspi-harbin-institute-of-technology", "acronym_country"),
+        ("n.u.d.t.", "cn", "aspi-national-university-of-defense-technology", "acronym_country"),
         ("Harbin Institue of Technology", None, "aspi-harbin-institute-of-technology", "fuzzy"),
         (
             "Nanjing Univeristy of Aeronautics and Astronautics",
@@ -138,17 +138,33 @@ def test_close_listed_names_do_not_flag_each_other(name, listed, other):
 
 
 @pytest.mark.parametrize(
-    "name",
+    ("name", "country"),
     [
-        "Harbin Institute of Technology",  # listed, but the partner says it is in the US
-        "Renmin University of China",  # a listed name with a qualifier
-        "北京航空航天大字",  # one wrong character in a long Chinese name
+        ("北京航空航天大字", "CN"),  # one wrong character in a long Chinese name
+        ("NUDT, Shanghai", "CN"),  # a listed acronym, but not where that institution is
     ],
 )
-def test_possible_band_asks_the_committee(name):
-    country = "US" if name.startswith("Harbin") else "CN"
+def test_possible_band_asks_the_committee(name, country):
     bands = set(aspi_hits(name, country).values())
     assert bands == {"possible"}
+
+
+@pytest.mark.parametrize(
+    ("name", "country", "band"),
+    [
+        ("Harbin Institute of Technology", "US", "info"),  # the official name, but another country
+        ("哈尔滨工业大学", "US", "info"),
+        ("Harbin Institue of Technology", "US", None),  # resemblance never counts across countries
+        ("Harbin Inst. of Tech.", "US", None),
+        ("HIT", "US", None),
+        ("Northeastern University", "US", "info"),
+        ("Northeastern University", "CN", "match"),
+        ("Harbin Institute of Technology", "HK", "match"),  # Hong Kong and Macao count as China
+    ],
+)
+def test_country_decides_whether_resemblance_counts(name, country, band):
+    bands = set(aspi_hits(name, country).values())
+    assert bands == ({band} if band else set())
 
 
 def one_entry_matcher(name: str) -> PartnerMatcher:

@@ -178,7 +178,7 @@ def test_import_1400_realistic_collaborations(app, factory, office_world):
 def _new_list_version(tmp_path, entry_name: str, country: str) -> Path:
     from rules.lists import ListEntry, dump_list, load_current_lists
 
-    current = {pl.name: pl for pl in load_current_lists()}["named-research-organisations"]
+    current = {pl.name: pl for pl in load_current_lists()}["canada-named-research-organizations"]
     entry = ListEntry(id="test-added-entry", name=entry_name, country=country, category="entity_list",
                       risk_level="very_high", reason="added by the test")
     new = dataclasses.replace(current, version="2099-12-01", entries=(*current.entries, entry), path=None)
@@ -202,7 +202,7 @@ def test_rescreen_after_list_update_changes_exactly_the_affected_cases(app, fact
         client = _client(app, factory, w["office_a"])
         assert client.post("/portfolio/monitoring/check").status_code == 303
         job = db.session.exec(select(RescreenJob).order_by(RescreenJob.id.desc())).first()
-        assert job.cause == "list named-research-organisations 2099-12-01"
+        assert job.cause == "list canada-named-research-organizations 2099-12-01"
         errors = [m.last_error for m in db.session.exec(select(OutboxMessage)) if m.last_error]
         assert job.status == "done", errors
         events = db.session.exec(select(ScreeningEvent).where(ScreeningEvent.job_id == job.id)).all()
