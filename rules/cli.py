@@ -13,10 +13,10 @@ from typing import Any, NoReturn
 import click
 import yaml
 
+from rules.affiliations import load_current_graph
 from rules.conditions import RuleSyntaxError
 from rules.engine import Screener
 from rules.importers import import_list
-from rules.affiliations import load_current_graph
 from rules.lists import SHIPPED_LISTS_DIR, ListError, current_version_of, diff_lists, dump_list, load_current_lists
 from rules.ruleset import load_ruleset
 from rules.selfcheck import check_all

@@ -97,7 +97,9 @@ def load_unlisted(paths: Iterable[Path] = (UNLISTED_CORPUS, OLD_NEGATIVE_CORPUS)
     for path in paths:
         for r in _read(path):
             if r.get("name"):
-                rows.setdefault((r["name"], r["country"]), UnlistedName(r["name"], r["country"], r.get("category") or "other"))
+                rows.setdefault(
+                    (r["name"], r["country"]), UnlistedName(r["name"], r["country"], r.get("category") or "other")
+                )
     return list(rows.values())
 
 
@@ -179,9 +181,13 @@ def report_lines(report: CorpusReport) -> list[str]:
             f"  {category:<20} rows {counts['rows']:>5}  match {counts['match']:>3}  possible {counts['possible']:>3}"
             f"  ({counts['possible'] / counts['rows']:6.2%})  info {counts['info']:>3}  severe {counts['severe']:>3}"
         )
-    lines += [f"  missed [{row.category}] {row.text!r} ({row.country}) -> {row.expected}; found {got}"
-              for row, got in report.misses]
-    lines += [f"  flagged unlisted [{row.category}] {row.name!r} ({row.country}) -> {entry} [{band}]"
-              for row, band, entry in report.flagged]
+    lines += [
+        f"  missed [{row.category}] {row.text!r} ({row.country}) -> {row.expected}; found {got}"
+        for row, got in report.misses
+    ]
+    lines += [
+        f"  flagged unlisted [{row.category}] {row.name!r} ({row.country}) -> {entry} [{band}]"
+        for row, band, entry in report.flagged
+    ]
     lines += [f"  expected name on no list: {name}" for name in report.unresolved]
     return lines

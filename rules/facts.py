@@ -64,13 +64,18 @@ METHOD_TEXT = {
     "exact": ("the official name", "den offiziellen Namen"),
     "alias": ("a name the list gives", "einen auf der Liste angegebenen Namen"),
     "native_script": ("the name in Chinese characters", "den Namen in chinesischen Schriftzeichen"),
-    "normalised": ("the name, abbreviations and word order aside", "den Namen, von Abkürzungen und Wortfolge abgesehen"),
+    "normalised": (
+        "the name, abbreviations and word order aside",
+        "den Namen, von Abkürzungen und Wortfolge abgesehen",
+    ),
     "sub_unit": ("a sub-unit of the listed organisation", "eine Untereinheit der gelisteten Einrichtung"),
     "acronym_city": ("the acronym with the organisation's city", "das Kürzel mit dem Ort der Einrichtung"),
     "pinyin": ("the name in pinyin", "den Namen in Pinyin"),
     "acronym_country": ("the acronym with the partner's country", "das Kürzel mit dem Land des Partners"),
-    "numbered_institute": ("a numbered research institute of the listed group",
-                           "ein nummeriertes Forschungsinstitut des gelisteten Konzerns"),
+    "numbered_institute": (
+        "a numbered research institute of the listed group",
+        "ein nummeriertes Forschungsinstitut des gelisteten Konzerns",
+    ),
     "qualified": ("the name with a place or country added", "den Namen mit Orts- oder Landeszusatz"),
     "fuzzy": ("a spelling variant", "eine Schreibvariante"),
 }
@@ -123,7 +128,9 @@ def merged_match(listings: list[dict[str, Any]]) -> dict[str, Any]:
     """
     band = max((item["band"] for item in listings), key=BAND_ORDER.index)
     in_band = [item for item in listings if item["band"] == band]
-    lead = max(in_band, key=lambda m: (RISK_ORDER.index(m["risk_level"]), OVERLAP_ORDER.index(m["overlap"]), m["score"]))
+    lead = max(
+        in_band, key=lambda m: (RISK_ORDER.index(m["risk_level"]), OVERLAP_ORDER.index(m["overlap"]), m["score"])
+    )
     merged = dict(lead)
     merged["risk_level"] = max((m["risk_level"] for m in in_band), key=RISK_ORDER.index)
     merged["overlap"] = max((m["overlap"] for m in in_band), key=OVERLAP_ORDER.index)
@@ -131,8 +138,24 @@ def merged_match(listings: list[dict[str, Any]]) -> dict[str, Any]:
     merged["overlap_areas"] = sorted({a for m in in_band for a in m["overlap_areas"]})
     merged["sources"] = list(dict.fromkeys(s for m in listings for s in m["sources"]))
     merged["listings"] = [
-        {key: m[key] for key in ("list", "list_version", "name", "entry_id", "matched_name", "method", "score",
-                                 "band", "risk_level", "category", "unit", "unit_kind", "sources")}
+        {
+            key: m[key]
+            for key in (
+                "list",
+                "list_version",
+                "name",
+                "entry_id",
+                "matched_name",
+                "method",
+                "score",
+                "band",
+                "risk_level",
+                "category",
+                "unit",
+                "unit_kind",
+                "sources",
+            )
+        }
         for m in listings
     ]
     merged["listed_on"] = "; ".join(
@@ -160,9 +183,7 @@ def _relation(lead: Mapping[str, Any]) -> dict[str, str]:
     return {"en": "", "de": ""}
 
 
-def grouped_matches(
-    matches: list[PartnerMatch], project: Mapping[str, Any]
-) -> dict[str, Any] | None:
+def grouped_matches(matches: list[PartnerMatch], project: Mapping[str, Any]) -> dict[str, Any] | None:
     return merged_match([match_facts(m, project) for m in matches]) if matches else None
 
 
@@ -233,4 +254,3 @@ def build_facts(
         "data_transfers": [transfer_facts(i, t) for i, t in enumerate(proposal.get("data_transfers", ()))],
         "export_control": export_facts(proposal),
     }
-

@@ -193,8 +193,17 @@ def _write_atomically(target: Path, text: str) -> None:
 
 # -- changes between two versions of a list -----------------------------------------------------------
 
-_COMPARED_FIELDS = ("name", "aliases", "country", "category", "risk_level", "topics", "reason", "sources",
-                    *_OPTIONAL_ENTRY_FIELDS)
+_COMPARED_FIELDS = (
+    "name",
+    "aliases",
+    "country",
+    "category",
+    "risk_level",
+    "topics",
+    "reason",
+    "sources",
+    *_OPTIONAL_ENTRY_FIELDS,
+)
 
 
 @dataclass(frozen=True)
@@ -239,7 +248,8 @@ class ListDiff:
             added=tuple((str(x["id"]), str(x["name"])) for x in doc.get("added") or ()),
             removed=tuple((str(x["id"]), str(x["name"])) for x in doc.get("removed") or ()),
             changed=tuple(
-                EntryChange(str(x["id"]), str(x["name"]), tuple(x.get("fields") or ())) for x in doc.get("changed") or ()
+                EntryChange(str(x["id"]), str(x["name"]), tuple(x.get("fields") or ()))
+                for x in doc.get("changed") or ()
             ),
         )
 

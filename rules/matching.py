@@ -19,6 +19,7 @@ University of Science and Technology". A partner in another country than the ent
 flagged on resemblance; only the exact official name is reported, as ``info``.
 """
 
+import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -132,9 +133,20 @@ class _Normaliser:
             text = pattern.sub(short, text)
         return tuple(text.split())
 
+    vocabulary: frozenset[str] = frozenset()  # known words, for parting glued ones; set once the index exists
+
+    def unglue(self, word: str) -> tuple[str, ...]:
+        """ "engineeringhunan" -> ("engineering", "hunan") when both halves are known words."""
+        if len(word) < 8 or word in self.vocabulary or not self.vocabulary:
+            return (word,)
+        for cut in range(4, len(word) - 3):
+            if word[:cut] in self.vocabulary and word[cut:] in self.vocabulary:
+                return word[:cut], word[cut:]
+        return (word,)
+
     def words(self, raw: Iterable[str]) -> tuple[str, ...]:
         expanded: list[str] = []
-        for word in raw:
+        for word in (part for glued in raw for part in self.unglue(glued)):
             for part in self._abbreviations.get(word, word).split():
                 # Initials ("N. E. Bauman") carry no weight of their own.
                 if part not in self._stop_words and (len(part) > 1 or part.isdigit()):
@@ -200,9 +212,7 @@ class PartnerMatcher:
             for normalised in self._normaliser.words((word,))
         }
         self._known_words = (
-            set(self._spellings)
-            | self._qualifiers
-            | set(self._normaliser.words(self.settings.distinctive_words))
+            set(self._spellings) | self._qualifiers | set(self._normaliser.words(self.settings.distinctive_words))
         )
         units_of: dict[int, list[Unit]] = {}
         for target in self._targets:
@@ -210,6 +220,8 @@ class PartnerMatcher:
                 for parent in target.parents:
                     units_of.setdefault(parent, []).append(target.unit)
         self._places = [self._places_of(target, units_of.get(ref, ())) for ref, target in enumerate(self._targets)]
+        self._normaliser.vocabulary = frozenset(self._known_words | set(self._unit_words))
+        self._normaliser.latin.cache_clear()
         self._word_neighbours = _neighbourhood_index(
             word for word in self._spellings if len(word) >= self.settings.typo_min_word_length
         )
@@ -229,9 +241,7 @@ class PartnerMatcher:
     def entry_count(self) -> int:
         return sum(isinstance(target, _Listing) for target in self._targets)
 
-    def match(
-        self, name: str, country: str | None = None, name_local: str | None = None
-    ) -> list[PartnerMatch]:
+    def match(self, name: str, country: str | None = None, name_local: str | None = None) -> list[PartnerMatch]:
         """Best match per list entry, sorted by score desc then entry id; bands "match", "possible", "info".
 
         ``country`` is an ISO 3166-1 alpha-2 code; ``name_local`` the name in its own script.
@@ -249,28 +259,35 @@ class PartnerMatcher:
     ) -> None:
         ref = len(self._targets)
         self._targets.append(target)
+        # A unit's brackets usually name its parent ("School of Astronautics (HIT)"): without them the
+        # name would be any university's school, so units are indexed with their brackets only.
+        is_unit = isinstance(target, _UnitTarget)
         for written in dict.fromkeys(names):
-            for kind, key in self._index_keys(written):
+            for kind, key in self._index_keys(written, drop_brackets=not is_unit):
                 building[kind].setdefault(key, {})[(ref, written)] = None
 
     def _add_units(self, units: Iterable[Unit], building: dict[str, dict[str, dict]]) -> tuple[Unit, ...]:
         """Index every unit whose parent is listed; return those whose parent is not."""
         orphans = []
         for unit in units:
-            parents = tuple(sorted({
-                ref
-                for kind, key in self._index_keys(unit.parent)
-                if kind in ("exact", "sorted", "native")
-                for ref, _ in building[kind].get(key, ())
-                if isinstance(self._targets[ref], _Listing)
-            }))
+            parents = tuple(
+                sorted(
+                    {
+                        ref
+                        for kind, key in self._index_keys(unit.parent)
+                        if kind in ("exact", "sorted", "native")
+                        for ref, _ in building[kind].get(key, ())
+                        if isinstance(self._targets[ref], _Listing)
+                    }
+                )
+            )
             if parents:
                 self._add_target(_UnitTarget(unit, parents, self._country(unit.country)), unit.names(), building)
             else:
                 orphans.append(unit)
         return tuple(orphans)
 
-    def _index_keys(self, written: str) -> Iterable[tuple[str, str]]:
+    def _index_keys(self, written: str, drop_brackets: bool = True) -> Iterable[tuple[str, str]]:
         written = prepare(written)
         latin = self._normaliser.latin(written)
         if latin is not None:
@@ -280,7 +297,7 @@ class PartnerMatcher:
                 yield "exact", latin.exact
                 yield from self._latin_keys(latin)
                 # "China University of Geosciences (Wuhan)" is also written without its qualifier.
-                unqualified = self._normaliser.latin(without_brackets(written))
+                unqualified = self._normaliser.latin(without_brackets(written)) if drop_brackets else None
                 if unqualified is not None and unqualified != latin:
                     yield from self._latin_keys(unqualified)
         native = native_key(written)
@@ -340,6 +357,8 @@ class PartnerMatcher:
                 for ref, hit in found.items():
                     if beside_places and hit.method == "acronym_country":
                         continue  # "NUDT, Changsha": the acronym-with-city pass decides
+                    if isinstance(self._targets[ref], _UnitTarget) and self._names_other_listing(others, ref, country):
+                        continue  # "School of Astronautics, Beihang University" is Beihang's school, not HIT's
                     if unit and hit.method != "fuzzy":
                         hit = hit._replace(
                             score=min(hit.score, self._scores["sub_unit"]),
@@ -350,13 +369,14 @@ class PartnerMatcher:
                         )
                     self._keep(hits, ref, hit)
             # A listed name written with a comma of its own: "Institute of Physics, Chinese Academy of Sciences".
-            for first, second in zip(parts, parts[1:], strict=False):
+            for first, second in itertools.pairwise(parts):
                 self._match_whole(f"{first} {second}", country, hits, whole=False)
         self._match_acronym_city(text, country, hits)
         if any(not hit.foreign for hit in hits.values()):
             return
-        for part in parts:
-            self._match_inside(part, country, hits)
+        for position, part in enumerate(parts):
+            context = self._unit_context(parts[:position] + parts[position + 1 :])
+            self._match_inside(part, country, hits, context)
             self._match_numbered(part, country, hits)
 
     def _match_whole(self, text: str, country: str | None, hits: _Hits, whole: bool) -> float:
@@ -376,7 +396,11 @@ class PartnerMatcher:
     def _keep(hits: _Hits, ref: int, hit: _Hit) -> None:
         """Keep the better of two hits on one target: a same-country hit, then score, then method."""
         best = hits.get(ref)
-        if best is None or (not hit.foreign, hit.score, hit.preference) > (not best.foreign, best.score, best.preference):
+        if best is None or (not hit.foreign, hit.score, hit.preference) > (
+            not best.foreign,
+            best.score,
+            best.preference,
+        ):
             hits[ref] = hit
 
     def _offer(
@@ -399,7 +423,9 @@ class PartnerMatcher:
                 method_here = "alias"
             else:
                 method_here = method
-            self._keep(hits, ref, _Hit(score, -_METHOD_RANK[method_here], written, method_here, unit, unit_kind, foreign))
+            self._keep(
+                hits, ref, _Hit(score, -_METHOD_RANK[method_here], written, method_here, unit, unit_kind, foreign)
+            )
 
     @staticmethod
     def _is_official(target: "_Listing | _UnitTarget", written: str) -> bool:
@@ -429,8 +455,13 @@ class PartnerMatcher:
         qualifiers = [word for word in words if self._is_place(word)]
         if not qualifiers:
             return
-        # Drop each qualifier alone (the listed name may contain another place word), then all.
-        for dropped in dict.fromkeys([*(frozenset({q}) for q in qualifiers), frozenset(qualifiers)]):
+        # Drop each qualifier alone (the listed name may contain another place word), then all, then
+        # the address at the end ("Hunan University Changsha 410082": Hunan is part of the name).
+        tail = len(words)
+        while tail > 0 and self._is_place(words[tail - 1]):
+            tail -= 1
+        candidates = [*(frozenset({q}) for q in qualifiers), frozenset(qualifiers), frozenset(words[tail:])]
+        for dropped in dict.fromkeys(c for c in candidates if c):
             kept = [word for word in words if word not in dropped]
             targets = self._sorted.get(" ".join(sorted(kept))) if len(kept) >= 2 else None
             if targets:
@@ -445,9 +476,7 @@ class PartnerMatcher:
             for candidate in self._typo_candidates(word):
                 # Pair each typed word with the listed word it stands for, sorted as the listed name
                 # is, so the misspelt word is scored against its own correction and nothing else.
-                pairs = sorted(
-                    zip((*words[:position], candidate, *words[position + 1 :]), words, strict=True)
-                )
+                pairs = sorted(zip((*words[:position], candidate, *words[position + 1 :]), words, strict=True))
                 key = " ".join(listed for listed, _ in pairs)
                 targets = self._sorted.get(key)
                 if targets and len(key) - key.count(" ") >= self.settings.typo_min_name_length:
@@ -489,6 +518,17 @@ class PartnerMatcher:
                     return part, native_kind
         return "", ""
 
+    def _names_other_listing(self, others: Sequence[str], unit_ref: int, country: str | None) -> bool:
+        """Whether another part names a listed organisation that is not this unit's parent."""
+        target = self._targets[unit_ref]
+        assert isinstance(target, _UnitTarget)
+        for part in others:
+            found: _Hits = {}
+            self._match_whole(part, country, found, whole=False)
+            if any(isinstance(self._targets[ref], _Listing) and ref not in target.parents for ref in found):
+                return True
+        return False
+
     def _only_places(self, parts: Sequence[str]) -> bool:
         words = self._normaliser.words(fold_words(" ".join(parts)))
         return bool(words) and all(self._is_place(word) for word in words)
@@ -500,7 +540,7 @@ class PartnerMatcher:
     def _unit_kind(self, words: Sequence[str]) -> str:
         return next((self._unit_words[w] for w in words if w in self._unit_words), "")
 
-    def _match_inside(self, part: str, country: str | None, hits: _Hits) -> None:
+    def _match_inside(self, part: str, country: str | None, hits: _Hits, context: tuple[str, str] = ("", "")) -> None:
         """A listed name inside a longer one, when the rest is a unit or a place."""
         latin = self._normaliser.latin(part)
         if latin is not None:
@@ -509,7 +549,9 @@ class PartnerMatcher:
                 for start in range(len(words) - size + 1):
                     targets = self._sorted.get(" ".join(sorted(words[start : start + size])))
                     if targets:
-                        self._offer_surrounded(words[:start], words[start + size :], part, targets, country, hits)
+                        self._offer_surrounded(
+                            words[:start], words[start + size :], part, targets, country, hits, context
+                        )
         native = native_key(part)
         for cut in range(len(native) - 1, self.settings.pinyin_min_length - 1, -1):
             targets = self._native.get(native[:cut])
@@ -518,22 +560,32 @@ class PartnerMatcher:
                 break
 
     def _offer_surrounded(
-        self, left: Sequence[str], right: Sequence[str], part: str, targets: _Targets, country: str | None, hits: _Hits
+        self,
+        left: Sequence[str],
+        right: Sequence[str],
+        part: str,
+        targets: _Targets,
+        country: str | None,
+        hits: _Hits,
+        context: tuple[str, str],
     ) -> None:
-        # What surrounds the name is a unit ("School of ...", "... Department of Physics") or only
-        # places ("... Shenzhen"); "Nanjing University of Chinese Medicine" is neither.
-        for side in (left, right):
-            if side and not (side[0] in self._unit_words or all(self._is_place(w) for w in side)):
-                return
+        # What surrounds the name is a unit ("School of ...", "Computer Science College ...",
+        # "... Department of Physics"), or an address ("... Shenzhen", "... 220 Handan Road");
+        # "Nanjing University of Chinese Medicine" is neither.
+        if left and not (any(w in self._unit_words for w in left) or all(self._is_place(w) for w in left)):
+            return
+        if right and not (right[0] in self._unit_words or right[0].isdigit() or all(self._is_place(w) for w in right)):
+            return
         kind = self._unit_kind([*left, *right])
+        unit = part
+        if not kind:
+            unit, kind = context  # the unit is written in another part: "College of X, Hunan University Changsha"
         if kind:
-            self._offer(hits, targets, self._scores["sub_unit"], "sub_unit", country, False, part, kind)
+            self._offer(hits, targets, self._scores["sub_unit"], "sub_unit", country, False, unit, kind)
         else:
             self._offer(hits, targets, self._scores["qualified"], "qualified", country, False)
 
-    def _offer_native_unit(
-        self, rest: str, part: str, targets: _Targets, country: str | None, hits: _Hits
-    ) -> None:
+    def _offer_native_unit(self, rest: str, part: str, targets: _Targets, country: str | None, hits: _Hits) -> None:
         for suffix, kind in (self.settings.native_unit_suffixes or {}).items():
             if rest.endswith(suffix):
                 self._offer(hits, targets, self._scores["sub_unit"], "sub_unit", country, False, part, kind)
@@ -563,7 +615,9 @@ class PartnerMatcher:
         """A numbered research institute of a listed group: "CETC 38th Research Institute"."""
         raw = fold_words(part)
         if any(_NUMBER_RE.fullmatch(word) for word in raw):
-            rest = " ".join(w for w in raw if not _NUMBER_RE.fullmatch(w) and w not in self.settings.numbered_noise_words)
+            rest = " ".join(
+                w for w in raw if not _NUMBER_RE.fullmatch(w) and w not in self.settings.numbered_noise_words
+            )
             latin = self._normaliser.latin(rest) if rest else None
             if latin is not None:
                 found: _Hits = {}
@@ -582,8 +636,18 @@ class PartnerMatcher:
             target = self._targets[ref]
             if isinstance(target, _Listing) and target.entry.category in groups and hit.method != "fuzzy":
                 score = min(hit.score, self._scores["numbered_institute"])
-                self._keep(hits, ref, _Hit(score, -_METHOD_RANK["numbered_institute"], hit.written,
-                                           "numbered_institute", part, "numbered_institute"))
+                self._keep(
+                    hits,
+                    ref,
+                    _Hit(
+                        score,
+                        -_METHOD_RANK["numbered_institute"],
+                        hit.written,
+                        "numbered_institute",
+                        part,
+                        "numbered_institute",
+                    ),
+                )
 
     # -- results ----------------------------------------------------------------------------------
 
@@ -612,8 +676,19 @@ class PartnerMatcher:
                 band = "possible"
             else:
                 continue
-            results.append(PartnerMatch(listing.entry, listing.list_name, listing.list_version, hit.written,
-                                        score, band, hit.method, hit.unit, hit.unit_kind))
+            results.append(
+                PartnerMatch(
+                    listing.entry,
+                    listing.list_name,
+                    listing.list_version,
+                    hit.written,
+                    score,
+                    band,
+                    hit.method,
+                    hit.unit,
+                    hit.unit_kind,
+                )
+            )
         results.sort(key=lambda m: (BANDS.index(m.band), -m.score, m.entry.id, m.list_name))
         return results
 

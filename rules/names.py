@@ -23,8 +23,9 @@ _BRACKETED_RE = re.compile(r"\(([^()]*)\)")
 # Commas, semicolons and bars always separate; a hyphen only with spaces around it ("Xi'an-Jiaotong"
 # stays one name), en and em dashes always.
 _SEPARATOR_RE = re.compile(r"\s*(?:[,;|@]|\s-+\s|[–—])\s*")
-# Affiliation lines copied from PDFs lose their spaces: "EngineeringHunan UniversityChangsha410082".
-_GLUED_RE = re.compile(r"(?<=[a-z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=\d{3})|(?<=\d)(?=[A-Za-z]{3})")
+# Affiliation lines copied from PDFs lose their spaces: "UniversityChangsha410082". Letters and
+# digits are parted here; glued words ("EngineeringHunan") by the matcher, which knows the words.
+_GLUED_RE = re.compile(r"(?<=[^\W\d_])(?=\d{3})|(?<=\d)(?=[^\W\d_]{3})")
 # Apostrophes join rather than split words: "Xi'an" and "Xian" are one word.
 _DROP_APOSTROPHES = str.maketrans("", "", "'’‘`ʼ")
 _TO_SIMPLIFIED = OpenCC("t2s")

@@ -206,7 +206,7 @@ SAMPLE_NAMES = [
     "Harvard University",
     "Harbin Institue of Technology",
 ]
-PUNCTUATION = '.,;:!?()[]"/-'
+PUNCTUATION = '.:!?[]"/'  # commas, semicolons, dashes and brackets separate parts of a name
 WHITESPACE = [" ", "  ", "\t", "\n", "\u00a0", "\u3000"]
 
 

@@ -137,10 +137,9 @@ SPELLINGS = [
     lambda s: f"  {s}  ",
     lambda s: s.replace(" ", "   "),
     lambda s: s + ".",
-    lambda s: s.replace(" ", ", ", 1),
-    lambda s: s.replace(" ", " - ", 1),
+    lambda s: s.replace(" ", ". ", 1),
     lambda s: f"({s})",
-]
+]  # commas and dashes are left out: they separate the parts of a name ("School of X, Beihang University")
 
 
 @SETTINGS

@@ -1,8 +1,8 @@
 """Browser test of the committee flow (issue 4, done-when).
 
-A chair opens the queue and a case whose partner flag is a false match (Northwestern Polytechnic
-University in Fremont, California, matched against Northwestern Polytechnical University in
-Xi'an on the shipped lists), dismisses the flag as a false match with a reason and asks for
+A chair opens the queue and a case whose partner flag is a false match (a Shanghai partner
+written "NWPU, Shanghai", a possible match for Northwestern Polytechnical University in Xi'an,
+whose acronym it shares), dismisses the flag as a false match with a reason and asks for
 information; the researcher edits and resubmits; the chair sees version 2 and approves with a
 condition from the institution's templates. Screenshots go to tests/output/.
 """
@@ -24,7 +24,7 @@ from .test_browser import ARGS, CHROMIUM, OUTPUT
 pytestmark = [pytest.mark.browser, pytest.mark.no_isolation]
 
 PASSWORD = "browser-password-1"
-FALSE_MATCH = {"name": "Northwestern Polytechnic University", "country": "US", "type": "university"}
+FALSE_MATCH = {"name": "NWPU, Shanghai", "country": "CN", "type": "university"}
 
 
 @pytest.fixture
@@ -98,8 +98,8 @@ def test_chair_dismisses_false_match_asks_researcher_answers_chair_approves_with
             form = chair.locator("form.disposition-form").first
             form.get_by_label("Dismissed: false match").check()
             form.locator("textarea[name=reason]").fill(
-                "False match: Northwestern Polytechnic University is a private university in Fremont, "
-                "California, not Northwestern Polytechnical University in Xi'an.")
+                "False match: this NWPU is a Shanghai institute with the same initials, "
+                "not Northwestern Polytechnical University in Xi'an.")
             form.get_by_role("button", name="Record disposition").click()
             chair.wait_for_load_state()
             assert "private university in Fremont" in main.inner_text()
