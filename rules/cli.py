@@ -17,7 +17,7 @@ from rules.affiliations import load_current_graph
 from rules.conditions import RuleSyntaxError
 from rules.engine import Screener
 from rules.importers import import_list
-from rules.lists import SHIPPED_LISTS_DIR, ListError, current_version_of, diff_lists, dump_list, load_current_lists
+from rules.lists import SHIPPED_LISTS_DIR, ListError, load_current_lists, store_new_version
 from rules.ruleset import load_ruleset
 from rules.selfcheck import check_all
 from rules.validation import ProposalError
@@ -168,9 +168,7 @@ def lists_import(fmt: str, name: str | None, version: str | None, into: Path | N
     target_dir = into or Path(os.environ.get("SCREENING_LISTS_DIR") or SHIPPED_LISTS_DIR)
     try:
         partner_list = import_list(fmt, file, name=name, version=version)
-        previous = current_version_of(partner_list.name, [SHIPPED_LISTS_DIR, target_dir])
-        diff = diff_lists(previous, partner_list)
-        path = dump_list(partner_list, target_dir, diff)
+        path, diff = store_new_version(partner_list, target_dir)
     except ListError as exc:
         fail(str(exc))
     click.echo(

@@ -291,6 +291,16 @@ def current_version_of(name: str, directories: list[Path] | None = None) -> Part
     return load_list_file(paths[-1]) if paths else None
 
 
+def store_new_version(partner_list: PartnerList, directory: Path) -> tuple[Path, ListDiff]:
+    """Write ``partner_list`` as a new version in ``directory`` with its diff to the current version.
+
+    The current version is the newest among the shipped lists and ``directory``.
+    """
+    previous = current_version_of(partner_list.name, list(dict.fromkeys([SHIPPED_LISTS_DIR, directory])))
+    diff = diff_lists(previous, partner_list)
+    return dump_list(partner_list, directory, diff), diff
+
+
 def stored_diff(partner_list: PartnerList) -> ListDiff | None:
     """The diff stored with a list version, else the diff to the version before it, if any."""
     if partner_list.path is None:

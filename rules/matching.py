@@ -347,17 +347,29 @@ class PartnerMatcher:
         if self._match_whole(text, country, hits, whole=True) >= self.settings.match_threshold:
             return
         parts = segments(text)
+        others_of = [parts[:position] + parts[position + 1 :] for position in range(len(parts))]
+        contexts = [self._unit_context(others) for others in others_of]
         if len(parts) > 1:
-            for position, part in enumerate(parts):
-                others = parts[:position] + parts[position + 1 :]
-                unit, kind = self._unit_context(others)
+            found_in = []
+            for part in parts:
                 found: _Hits = {}
                 self._match_whole(part, country, found, whole=False)
-                beside_places = self._only_places(others)
+                found_in.append(found)
+            for position, found in enumerate(found_in):
+                unit, kind = contexts[position]
+                beside_places = self._only_places(others_of[position])
+                listed_beside = {
+                    ref
+                    for other, found_there in enumerate(found_in)
+                    if other != position
+                    for ref in found_there
+                    if isinstance(self._targets[ref], _Listing)
+                }
                 for ref, hit in found.items():
                     if beside_places and hit.method == "acronym_country":
                         continue  # "NUDT, Changsha": the acronym-with-city pass decides
-                    if isinstance(self._targets[ref], _UnitTarget) and self._names_other_listing(others, ref, country):
+                    target = self._targets[ref]
+                    if isinstance(target, _UnitTarget) and listed_beside - set(target.parents):
                         continue  # "School of Astronautics, Beihang University" is Beihang's school, not HIT's
                     if unit and hit.method != "fuzzy":
                         hit = hit._replace(
@@ -374,8 +386,7 @@ class PartnerMatcher:
         self._match_acronym_city(text, country, hits)
         if any(not hit.foreign for hit in hits.values()):
             return
-        for position, part in enumerate(parts):
-            context = self._unit_context(parts[:position] + parts[position + 1 :])
+        for part, context in zip(parts, contexts, strict=True):
             self._match_inside(part, country, hits, context)
             self._match_numbered(part, country, hits)
 
@@ -517,17 +528,6 @@ class PartnerMatcher:
                 if native_key(part).endswith(suffix):
                     return part, native_kind
         return "", ""
-
-    def _names_other_listing(self, others: Sequence[str], unit_ref: int, country: str | None) -> bool:
-        """Whether another part names a listed organisation that is not this unit's parent."""
-        target = self._targets[unit_ref]
-        assert isinstance(target, _UnitTarget)
-        for part in others:
-            found: _Hits = {}
-            self._match_whole(part, country, found, whole=False)
-            if any(isinstance(self._targets[ref], _Listing) and ref not in target.parents for ref in found):
-                return True
-        return False
 
     def _only_places(self, parts: Sequence[str]) -> bool:
         words = self._normaliser.words(fold_words(" ".join(parts)))

@@ -209,7 +209,7 @@ def list_upload():
     import os
 
     from rules.importers import import_list
-    from rules.lists import SHIPPED_LISTS_DIR, ListError, current_version_of, diff_lists, dump_list
+    from rules.lists import ListError, store_new_version
     from screening import portfolio_tasks
 
     form = ListUploadForm()
@@ -229,9 +229,7 @@ def list_upload():
         try:
             partner_list = import_list(form.format.data, path, name=form.name.data or None,
                                        version=form.version.data or None)
-            previous = current_version_of(partner_list.name, [SHIPPED_LISTS_DIR, Path(target)])
-            diff = diff_lists(previous, partner_list)
-            dump_list(partner_list, Path(target), diff)
+            diff = store_new_version(partner_list, Path(target))[1]
         except (ListError, ValueError, UnicodeDecodeError) as exc:
             abort(400, description=_("The list could not be imported: %(error)s", error=str(exc)[:300]))
     from screening.services import audit
