@@ -260,7 +260,8 @@ def load_partners():
     seen = set()
     for partner_list in load_current_lists():
         for entry in partner_list.entries:
-            if entry.name in seen:
+            # Universities and institutes are research partners; the 1260H list's companies seldom are.
+            if entry.name in seen or entry.category == "chinese_military_company":
                 continue
             seen.add(entry.name)
             listed.setdefault(entry.country, []).append((entry.name, tuple(entry.aliases)))

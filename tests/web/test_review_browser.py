@@ -102,7 +102,7 @@ def test_chair_dismisses_false_match_asks_researcher_answers_chair_approves_with
                 "not Northwestern Polytechnical University in Xi'an.")
             form.get_by_role("button", name="Record disposition").click()
             chair.wait_for_load_state()
-            assert "private university in Fremont" in main.inner_text()
+            assert "a Shanghai institute with the same initials" in main.inner_text()
 
             # Ask the researcher for information.
             chair.locator("textarea[name=questions]").fill("Please confirm the partner's address and name "
@@ -120,10 +120,10 @@ def test_chair_dismisses_false_match_asks_researcher_answers_chair_approves_with
             assert "Please confirm the partner" in researcher.locator("main").inner_text()
             researcher.get_by_role("link", name="Edit and resubmit").click()
             researcher.locator("[name=partners-0-department]").fill(
-                "Department of Aerospace Engineering, Fremont, California")
+                "Department of Aerospace Engineering, Shanghai")
             researcher.get_by_label("Abstract").fill(
-                "Joint measurements in a wind tunnel. The partner is the private university in Fremont, "
-                "California (USA).")
+                "Joint measurements in a wind tunnel. The partner is a Shanghai institute that shares "
+                "the initials NWPU with the listed university in Xi'an.")
             researcher.get_by_role("button", name="Submit for screening").click()
             researcher.wait_for_url("**/versions/2")
             shots.append(("review-researcher-resubmitted", researcher.screenshot(full_page=True)))
