@@ -16,7 +16,9 @@
 import hashlib
 import io
 import re
+import shutil
 import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -189,7 +191,19 @@ def _render_state(registry: AssetRegistry) -> _RenderState:
             registry.render_state = _RenderState(
                 font_config, stylesheet, {}, threading.Lock(), fetcher.log, _load_output_profile()
             )
+            weakref.finalize(registry, _remove_font_files, font_config)
         return registry.render_state
+
+
+def _remove_font_files(font_config: FontConfiguration) -> None:
+    """Delete the temporary folder WeasyPrint copies the ``@font-face`` fonts to.
+
+    WeasyPrint removes it only when the font configuration is garbage-collected, which never
+    happens to one kept for the life of the process; this runs when the registry goes, or at exit.
+    """
+    folder = getattr(font_config, "_folder", None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @lru_cache(maxsize=1)

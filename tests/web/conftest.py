@@ -6,9 +6,9 @@ rolled back afterwards (the app's sessions join it through savepoints).
 """
 
 import os
-import tempfile
 import uuid
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -24,7 +24,6 @@ from .helpers import PASSWORD, minimal_proposal
 
 _HASH = PasswordHasher().hash(PASSWORD)
 PG_URL = os.environ.get("SCREENING_TEST_DATABASE_URL")
-_DOCUMENT_DIR = tempfile.mkdtemp(prefix="screening-test-documents-")
 
 
 def pytest_configure(config):
@@ -62,22 +61,24 @@ def database_url(tmp_path_factory):
         yield url
 
 
-def base_config(database_url: str, **extra) -> dict:
+def base_config(database_url: str, files: Path, **extra) -> dict:
+    """Test configuration; letters and reports the app stores go below ``files`` (a tmp_path)."""
     cfg = {
         "TESTING": True,
         "SECRET_KEY": "test-" + "x" * 40,
         "DATABASE_URL": database_url,
         "WTF_CSRF_ENABLED": False,
         "SERVER_NAME": None,
-        "DOCUMENT_STORE_DIR": _DOCUMENT_DIR,  # letters rendered by tests stay out of instance/
+        "DOCUMENT_STORE_DIR": str(files / "documents"),  # out of instance/, removed with the tmp_path
+        "PORTFOLIO_REPORT_DIR": str(files / "reports"),
     }
     cfg.update(extra)
     return cfg
 
 
 @pytest.fixture(scope="session")
-def app(database_url):
-    application = create_app(base_config(database_url))
+def app(database_url, tmp_path_factory):
+    application = create_app(base_config(database_url, tmp_path_factory.mktemp("files")))
     migrations.upgrade(application)
     yield application
     with application.app_context():

@@ -40,7 +40,8 @@ def _seed_case(inst, chair) -> None:
 
 @contextmanager
 def live_api(directory, **config):
-    app = create_app(base_config(f"sqlite:///{directory / 'live.db'}", API_RATE_LIMIT=(100000, 60), **config))
+    app = create_app(base_config(f"sqlite:///{directory / 'live.db'}", directory, API_RATE_LIMIT=(100000, 60),
+                                 **config))
     migrations.upgrade(app)
     with app.app_context():
         inst = accounts.create_institution(db.session, None, "live-uni", "Live University")

@@ -28,7 +28,8 @@ def test_guide_has_examples():
 
 def test_every_curl_example_runs(tmp_path):
     with live_api(tmp_path) as server:
-        env = {**os.environ, "BASE": server.base, "TOKEN": server.token}
+        # The examples write their downloads to $TMPDIR: here, the test's own folder.
+        env = {**os.environ, "BASE": server.base, "TOKEN": server.token, "TMPDIR": str(tmp_path)}
         for block in blocks():
             m = re.search(r"^# expect (\d{3})$", block, re.M)
             expected = int(m.group(1)) if m else None

@@ -68,8 +68,7 @@ def worker_db(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def worker_app(worker_db, tmp_path_factory):
-    app = create_app(base_config(worker_db, REDIS_URL=_redis_db_url(),
-                                 DOCUMENT_STORE_DIR=str(tmp_path_factory.mktemp("letters-store"))))
+    app = create_app(base_config(worker_db, tmp_path_factory.mktemp("letters-files"), REDIS_URL=_redis_db_url()))
     migrations.upgrade(app)
     yield app
     with app.app_context():
@@ -110,6 +109,8 @@ class Worker:
             "SCREENING_SECRET_KEY": app.config["SECRET_KEY"],
             "SCREENING_DOCUMENT_STORE_DIR": str(store_dir),
             "SCREENING_LETTERS_FAULT_INJECTION": "true",
+            # A killed worker cannot remove its temporary folders: they stay in the test's tmp_path.
+            "TMPDIR": str(log_path.parent),
             **{f"SCREENING_LETTERS_TEST_{k.upper()}": str(v) for k, v in knobs.items()},
         }
         self.log_path = log_path

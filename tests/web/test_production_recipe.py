@@ -43,6 +43,7 @@ def production_env(tmp_path_factory):
             "SCREENING_SECRET_KEY": secrets.token_hex(32),
             "SCREENING_DATABASE_URL": database_url,
             "SCREENING_REDIS_URL": REDIS_URL.rsplit("/", 1)[0] + "/7",
+            "TMPDIR": str(tmp_path_factory.mktemp("tmp")),  # whatever the processes leave goes with it
         }
         env.pop("FLASK_DEBUG", None)
         yield env

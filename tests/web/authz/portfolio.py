@@ -1,7 +1,5 @@
 """Authorisation expectations for the international office's portfolio (blueprint ``reports``)."""
 
-import tempfile
-
 OFFICE = {"international_office", "institution_admin"}
 
 
@@ -55,7 +53,6 @@ def extend_world(factory, world) -> None:
 
     inst_a = world["insts"][True]
     office = world["users"][("international_office", True)]
-    factory.app.config.setdefault("PORTFOLIO_REPORT_DIR", tempfile.mkdtemp(prefix="portfolio-reports-"))
     job = portfolio.start_import(db.session, factory.actor(office, inst_a), "x.csv",
                                  [(2, minimal_proposal(title="Imported collaboration"))])
     stored = portfolio_tasks.report_store().put(b"%PDF-1.7 matrix test")
