@@ -10,7 +10,7 @@ import sys
 
 from rules import Screener
 from screening import create_app
-from screening.extensions import db
+from screening.core.extensions import db
 from screening.services import accounts, tokens
 from screening.services import proposals as svc
 

@@ -116,8 +116,8 @@ def measure(client, url: str, runs: int) -> tuple[float, float]:
 
 def run(backend: str, url: str, n: int, runs: int) -> None:
     from screening import create_app
-    from screening import db as migrations
-    from screening.extensions import db
+    from screening.core import migrations
+    from screening.core.extensions import db
     from screening.models import User
     from screening.services import accounts
 

@@ -27,8 +27,8 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from forms.validators import PlainText, strip_filter
-from screening.countries import ISO_CODES, country_choices
-from screening.engine import ford_fields, technology_areas
+from screening.core.countries import ISO_CODES, country_choices
+from screening.core.engine import ford_fields, technology_areas
 
 MAX_PARTNERS = 50
 MAX_FUNDING = 20

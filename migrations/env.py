@@ -4,7 +4,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
-import screening.models  # registers the tables on the metadata
+from screening.core.database import UTCDateTime
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -12,7 +12,7 @@ target_metadata = SQLModel.metadata
 
 def _render_item(type_, obj, autogen_context):
     """Render our column types as plain SQLAlchemy ones, so migrations never import the models."""
-    if type_ == "type" and isinstance(obj, screening.models.UTCDateTime):
+    if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False
 

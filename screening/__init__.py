@@ -5,7 +5,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
-from screening import config as config_mod
+from screening.core import config as config_mod
 
 
 class DatabaseIdConverter(IntegerConverter):
@@ -41,8 +41,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.url_map.strict_slashes = True
     app.url_map.converters["int"] = DatabaseIdConverter
 
-    from screening.extensions import babel, csrf, init_celery, init_db, limiter
-    from screening.i18n import select_locale, select_timezone
+    from screening.core.extensions import babel, csrf, init_celery, init_db, limiter
+    from screening.core.i18n import select_locale, select_timezone
 
     init_db(app)
     csrf.init_app(app)
@@ -51,11 +51,12 @@ def create_app(config: dict | None = None) -> Flask:
     init_celery(app)
 
     import screening.tasks  # noqa: F401 - registers outbox handlers and Celery tasks
-    from screening.web import security
+    from screening.core import security
 
     security.init_app(app)
 
-    from screening.blueprints import auth, main, proposals
+    from screening.blueprints import auth, proposals
+    from screening.core import views as main
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
@@ -65,7 +66,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(__import__("screening.blueprints.reports", fromlist=["bp"]).bp)  # international office
     app.register_blueprint(__import__("screening.blueprints.documents", fromlist=["bp"]).bp)  # letters, /verify
 
-    from screening.i18n import init_template_helpers
+    from screening.core.i18n import init_template_helpers
 
     init_template_helpers(app)
     return app

@@ -7,7 +7,7 @@ import uuid
 
 from sqlmodel import Session, select
 
-from screening.engine import get_screener
+from screening.core.engine import get_screener
 from screening.models import ROLES, Institution
 from screening.services import accounts
 from screening.services import proposals as svc

@@ -14,7 +14,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from screening.models import UTCDateTime, utcnow
+from screening.core.database import UTCDateTime, utcnow
 
 DOCUMENT_KINDS = ("decision_letter", "fast_track_letter", "report", "certificate")
 STORE_KINDS = ("file", "database")

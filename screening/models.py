@@ -5,49 +5,13 @@ before building rows. No ``from __future__ import annotations`` here (relationsh
 """
 
 import enum
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.mutable import MutableDict
 from sqlmodel import Field, SQLModel
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-SQLModel.metadata.naming_convention = NAMING_CONVENTION
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(sa.types.TypeDecorator):
-    """Timezone-aware UTC datetimes on every backend (SQLite returns naive values)."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime refused; use timezone-aware UTC")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-JSONDict = MutableDict.as_mutable(sa.JSON)
+from screening.core.database import JSONDict, UTCDateTime, utcnow
 
 
 class Role(enum.StrEnum):
@@ -179,49 +143,6 @@ class ProposalVersion(SQLModel, table=True):
     lists_json: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False)
     )
-
-
-class AuditEvent(SQLModel, table=True):
-    """Append-only, hash-chained audit trail. Each hash covers the previous row's hash."""
-
-    __tablename__ = "audit_event"
-
-    seq: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    actor_id: int | None = Field(
-        default=None, sa_column=sa.Column(sa.Integer, sa.ForeignKey("user_account.id"), nullable=True)
-    )
-    actor: str = Field(sa_column=sa.Column(sa.String(254), nullable=False))
-    action: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
-    object_type: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
-    object_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
-    institution_id: int | None = Field(
-        default=None,
-        sa_column=sa.Column(sa.Integer, sa.ForeignKey("institution.id"), nullable=True, index=True),
-    )
-    details: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
-    prev_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
-    hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
-
-
-class OutboxMessage(SQLModel, table=True):
-    """A side effect (task) written in the same transaction as the change that causes it.
-
-    The relay publishes it to Celery only after commit; the task runs idempotently by this id;
-    the sweeper republishes messages left pending too long (e.g. Redis was wiped or down).
-    """
-
-    __tablename__ = "outbox_message"
-
-    id: int | None = Field(default=None, primary_key=True)
-    task: str = Field(sa_column=sa.Column(sa.String(128), nullable=False))
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
-    status: str = Field(default="pending", sa_column=sa.Column(sa.String(16), nullable=False, index=True))
-    attempts: int = Field(default=0, nullable=False)
-    last_error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
-    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
 
 
 from screening import review_models  # noqa: E402, F401 - committee review tables

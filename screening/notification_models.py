@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from screening.models import UTCDateTime, utcnow
+from screening.core.database import UTCDateTime, utcnow
 
 
 class SentMail(SQLModel, table=True):

@@ -43,9 +43,11 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 from sqlmodel import Session, select
 
-from screening import outbox
-from screening.documents.context import validate_context
-from screening.models import OutboxMessage, User, utcnow
+from screening.core import outbox
+from screening.core.database import utcnow
+from screening.core.models import OutboxMessage
+from screening.core.template_context import validate_context
+from screening.models import User
 from screening.notification_models import SentMail
 
 log = logging.getLogger(__name__)

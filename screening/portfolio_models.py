@@ -15,7 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from screening.models import Proposal, UTCDateTime, utcnow
+from screening.core.database import UTCDateTime, utcnow
+from screening.models import Proposal
 
 IMPORT_STATUSES = ("pending", "running", "done", "failed")
 RESCREEN_STATUSES = ("pending", "running", "done", "failed")

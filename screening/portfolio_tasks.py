@@ -20,8 +20,10 @@ from celery import shared_task
 from flask import current_app
 from sqlmodel import Session
 
-from screening import notifications, outbox
-from screening.models import Institution, utcnow
+from screening import notifications
+from screening.core import outbox
+from screening.core.database import utcnow
+from screening.models import Institution
 from screening.portfolio_models import ReportJob
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,7 @@ def _eager() -> bool:
 
 
 def current_screener():
-    from screening.engine import get_screener
+    from screening.core.engine import get_screener
 
     return get_screener()
 
@@ -136,7 +138,7 @@ def fresh_screener_no_swap():
 
 @shared_task(name="screening.portfolio.monitor", ignore_result=True)
 def monitor_task() -> int | None:
-    from screening.extensions import db
+    from screening.core.extensions import db
 
     job = monitor(db.session)
     db.session.commit()
@@ -145,7 +147,7 @@ def monitor_task() -> int | None:
 
 @shared_task(name="screening.portfolio.rescreen", ignore_result=True)
 def periodic_rescreen_task() -> int | None:
-    from screening.extensions import db
+    from screening.core.extensions import db
 
     job = monitor(db.session, force=True)
     db.session.commit()

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from screening.models import UTCDateTime, utcnow
+from screening.core.database import UTCDateTime, utcnow
 
 COMMITTEE_ROLES = ("member", "chair")
 ROUTING_KINDS = ("faculty", "field_prefix")

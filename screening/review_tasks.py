@@ -14,7 +14,7 @@ OVERDUE_TASK = "screening.review.notify_overdue"
 
 def notify_overdue() -> list[int]:
     """Notify the committees of every newly overdue case and commit; returns the case ids."""
-    from screening.extensions import db
+    from screening.core.extensions import db
     from screening.services import review
 
     try:

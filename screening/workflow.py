@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from screening.errors import Forbidden, IllegalTransition
-from screening.models import Membership, Proposal, User, utcnow
-from screening.services import audit
+from screening.core import audit
+from screening.core.database import utcnow
+from screening.core.errors import Forbidden, IllegalTransition
+from screening.models import Membership, Proposal, User
 
 DRAFT = "draft"
 SUBMITTED = "submitted"

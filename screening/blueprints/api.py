@@ -16,16 +16,16 @@ from flask import Blueprint, current_app, g, jsonify, request, url_for
 from sqlalchemy.exc import IntegrityError
 
 from screening import workflow
-from screening.countries import ISO_CODES
-from screening.engine import get_screener
-from screening.errors import ValidationFailed
-from screening.extensions import csrf, db
+from screening.core.countries import ISO_CODES
+from screening.core.engine import get_screener
+from screening.core.errors import ValidationFailed
+from screening.core.extensions import csrf, db
+from screening.core.security import roles_required
 from screening.models import ROLES
 from screening.services import proposals as svc
 from screening.services import review
 from screening.web import api_support as api
 from screening.web.api_support import ApiProblem
-from screening.web.security import roles_required
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # token authentication only: no cookie is ever honoured, so there is nothing to forge
@@ -43,7 +43,7 @@ OPERATIONS: dict[tuple[str, str], dict] = {}
 def init_app(app) -> None:
     """Register the API and the token pages; the per-token rate limit defaults to 600 a minute."""
     from screening.blueprints import api_portfolio, tokens  # noqa: F401 - api_portfolio adds its routes to bp
-    from screening.config import is_production
+    from screening.core.config import is_production
 
     app.config.setdefault("API_RATE_LIMIT", api.DEFAULT_RATE_LIMIT)
     app.config.setdefault("API_AUTH_CACHE_SECONDS", 2 if is_production(app) else 0)

@@ -17,15 +17,15 @@ from flask import Response, current_app, g, request
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from screening import workflow
-from screening.countries import ISO_CODES
-from screening.errors import ValidationFailed
-from screening.extensions import db
-from screening.i18n import CATEGORY_ORDER
+from screening.core.countries import ISO_CODES
+from screening.core.errors import ValidationFailed
+from screening.core.extensions import db
+from screening.core.i18n import CATEGORY_ORDER
+from screening.core.security import roles_required
 from screening.portfolio import exports
 from screening.services import portfolio as svc
 from screening.web import api_support as api
 from screening.web.api_support import ApiProblem
-from screening.web.security import roles_required
 
 from .api import _problem, bp, operation
 

@@ -6,10 +6,10 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from flask_babel import gettext as _
 
 from forms.auth import ChangePasswordForm, LoginForm, PlainActionForm
-from screening.errors import ValidationFailed
-from screening.extensions import db, limiter
+from screening.core.errors import ValidationFailed
+from screening.core.extensions import db, limiter
+from screening.core.security import login_required, safe_next
 from screening.services import accounts
-from screening.web.security import login_required, safe_next
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger("screening.auth")

@@ -10,10 +10,10 @@ from flask import Blueprint, Response, abort, current_app, g, redirect, render_t
 from sqlmodel import select
 
 from forms.documents import RetryForm, VerifyForm
-from screening import outbox
+from screening.core import outbox
+from screening.core.extensions import db, limiter
+from screening.core.security import login_required, roles_required, safe_next
 from screening.documents import service as svc
-from screening.extensions import db, limiter
-from screening.web.security import login_required, roles_required, safe_next
 
 bp = Blueprint("documents", __name__)
 
@@ -140,8 +140,8 @@ def verify_command(path):
 @bp.cli.command("failed")
 def failed_command():
     """List letters whose rendering failed for good (retry them on the admin page or the case page)."""
+    from screening.core.models import OutboxMessage
     from screening.document_models import GeneratedDocument
-    from screening.models import OutboxMessage
 
     rows = db.session.exec(select(GeneratedDocument, OutboxMessage)
                            .join(OutboxMessage, OutboxMessage.id == GeneratedDocument.outbox_message_id)

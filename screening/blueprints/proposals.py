@@ -12,12 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from forms.auth import PlainActionForm
 from forms.proposal import ProposalForm, apply_row_action, form_data_from_proposal
 from screening import workflow
-from screening.engine import get_screener
-from screening.errors import ValidationFailed
-from screening.extensions import db
-from screening.i18n import current_language
+from screening.core.engine import get_screener
+from screening.core.errors import ValidationFailed
+from screening.core.extensions import db
+from screening.core.i18n import current_language
+from screening.core.security import roles_required
 from screening.services import proposals as svc
-from screening.web.security import roles_required
 
 bp = Blueprint("proposals", __name__, url_prefix="/proposals")
 

@@ -15,13 +15,13 @@ from wtforms.fields.choices import SelectChoice
 
 from forms.auth import PlainActionForm
 from forms.portfolio import ImportForm, ListUploadForm
-from screening.errors import NotFound, ValidationFailed
-from screening.extensions import db
-from screening.i18n import current_language
+from screening.core.errors import NotFound, ValidationFailed
+from screening.core.extensions import db
+from screening.core.i18n import current_language
+from screening.core.security import roles_required
 from screening.portfolio import exports, importing
 from screening.portfolio_models import ReportJob
 from screening.services import portfolio as svc
-from screening.web.security import roles_required
 
 bp = Blueprint("reports", __name__, url_prefix="/portfolio")
 
@@ -232,7 +232,7 @@ def list_upload():
             diff = store_new_version(partner_list, Path(target))[1]
         except (ListError, ValueError, UnicodeDecodeError) as exc:
             abort(400, description=_("The list could not be imported: %(error)s", error=str(exc)[:300]))
-    from screening.services import audit
+    from screening.core import audit
 
     audit.record(db.session, g.user, "portfolio.list_uploaded", "partner_list", partner_list.name,
                  g.actor.institution_id, {"version": partner_list.version, "entries": len(partner_list.entries),
@@ -279,7 +279,7 @@ def dashboard():
 @bp.post("/dashboard/pdf")
 @roles_required(*OFFICE)
 def report_request():
-    from screening import outbox
+    from screening.core import outbox
 
     svc.require_office(g.actor)
     report = ReportJob(institution_id=g.actor.institution_id, requested_by_id=g.user.id,

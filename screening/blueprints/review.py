@@ -28,12 +28,12 @@ from forms.review import (
     VoteForm,
 )
 from screening import workflow
-from screening.countries import ISO_CODES
-from screening.errors import ValidationFailed
-from screening.extensions import db
-from screening.i18n import current_language
+from screening.core.countries import ISO_CODES
+from screening.core.errors import ValidationFailed
+from screening.core.extensions import db
+from screening.core.i18n import current_language
+from screening.core.security import roles_required
 from screening.services import review as svc
-from screening.web.security import roles_required
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 

@@ -1,7 +1,8 @@
 """Letters as PDF: rendering (sandboxed Jinja + WeasyPrint with a strict fetcher), storage, signing."""
 
+from screening.core.template_context import MAX_TEXT, ContextError, ContextTooLargeError, validate_context
+
 from .assets import AssetError, AssetRegistry, default_registry
-from .context import MAX_TEXT, ContextError, ContextTooLargeError, validate_context
 from .fetcher import FetchRefused, StrictURLFetcher
 from .render import DocumentFetchError, RenderedPdf, render_html, render_pdf
 from .storage import (

@@ -4,7 +4,7 @@
 
 * Jinja: an immutable sandbox, autoescaping every template whatever its name, strict undefined
   values, templates only from ``templates/letters``; the context is checked first
-  (:func:`screening.documents.context.validate_context`).
+  (:func:`screening.core.template_context.validate_context`).
 * WeasyPrint: a :class:`~screening.documents.fetcher.StrictURLFetcher` that serves registered
   ``asset:`` names only; any refused load fails the render (:class:`DocumentFetchError`).
 * Output: PDF/A-3u, tagged, with title, author (the institution) and language set.
@@ -35,8 +35,9 @@ from weasyprint import CSS, HTML
 from weasyprint.css.counters import CounterStyle
 from weasyprint.text.fonts import FontConfiguration
 
+from screening.core.template_context import ContextError, validate_context
+
 from .assets import TEMPLATE_DIR, AssetError, AssetRegistry, default_registry
-from .context import ContextError, validate_context
 from .fetcher import ASSET_SCHEME, StrictURLFetcher
 from .i18n import LANGUAGES, Translator, format_date
 

@@ -24,12 +24,14 @@ from flask import current_app
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from screening.countries import country_name
+from screening.core import audit
+from screening.core.countries import country_name
+from screening.core.database import utcnow
+from screening.core.errors import Conflict, NotFound
+from screening.core.models import OutboxMessage
+from screening.core.outbox import FAILED, PENDING, enqueue, outbox_task
 from screening.document_models import GeneratedDocument
-from screening.errors import Conflict, NotFound
-from screening.models import Institution, OutboxMessage, Proposal, ProposalVersion, User, utcnow
-from screening.outbox import FAILED, PENDING, enqueue, outbox_task
-from screening.services import audit
+from screening.models import Institution, Proposal, ProposalVersion, User
 
 from .assets import default_registry
 from .dbstore import DatabaseDocumentStore
@@ -437,7 +439,7 @@ def retry(session: Session, actor, document_id: int) -> OutboxMessage:
     """Put a failed document's outbox message back to pending; the caller publishes it after commit."""
     doc = get_readable(session, actor, document_id)
     if not may_retry(session, actor, doc):
-        from screening.errors import Forbidden
+        from screening.core.errors import Forbidden
 
         raise Forbidden("only the chair or an institution admin may retry a letter")
     message = session.get(OutboxMessage, doc.outbox_message_id)

@@ -4,7 +4,7 @@ import click
 from flask.cli import AppGroup
 from sqlmodel import select
 
-from screening.extensions import db
+from screening.core.extensions import db
 
 portfolio_cli = AppGroup("portfolio", help="The international office's portfolio (search tables).")
 

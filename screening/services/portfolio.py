@@ -24,8 +24,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from screening import workflow
-from screening.errors import Forbidden, NotFound, ValidationFailed
-from screening.models import Institution, Membership, Proposal, ProposalVersion, User, utcnow
+from screening.core import audit
+from screening.core.database import utcnow
+from screening.core.errors import Forbidden, NotFound, ValidationFailed
+from screening.models import Institution, Membership, Proposal, ProposalVersion, User
 from screening.portfolio_models import (
     ImportItem,
     ImportJob,
@@ -36,7 +38,6 @@ from screening.portfolio_models import (
     RescreenJob,
     ScreeningEvent,
 )
-from screening.services import audit
 from screening.services.accounts import Actor
 
 log = logging.getLogger(__name__)
@@ -527,8 +528,8 @@ def filter_choices(session: Session, actor: Actor) -> dict[str, Any]:
     """Values for the filter form's drop-downs (countries, categories, committees of the institution)."""
     # Fixed lists: a DISTINCT over the facet tables would cost a scan on every page view.
     inst = actor.institution_id
-    from screening.countries import ISO_CODES
-    from screening.i18n import CATEGORY_ORDER
+    from screening.core.countries import ISO_CODES
+    from screening.core.i18n import CATEGORY_ORDER
 
     countries = sorted(ISO_CODES)
     categories = list(CATEGORY_ORDER)
@@ -747,7 +748,7 @@ def start_import(session: Session, actor: Actor, filename: str, proposals: list[
     audit.record(session, actor.user, "portfolio.import_started", "import_job", job.id, actor.institution_id,
                  {"filename": job.filename, "rows": len(proposals), "skipped_rows": skipped_rows,
                   "owner_id": owner_id, "first_proposal": ids[0], "last_proposal": ids[-1]})
-    from screening import outbox
+    from screening.core import outbox
 
     outbox.enqueue(session, "portfolio.import", {"job_id": job.id})
     return job
@@ -842,7 +843,7 @@ def _lists_of(screener) -> list[dict[str, Any]]:
 def list_changes() -> list[tuple[Any, Any]]:
     """Each list in use with what its current version changed (added, removed, changed entries)."""
     from rules.lists import ListError, stored_diff
-    from screening.engine import get_screener
+    from screening.core.engine import get_screener
 
     changes = []
     for partner_list in get_screener().lists:
@@ -899,7 +900,7 @@ def check_for_changes(session: Session, screener_factory, current_screener, acto
     session.flush()
     audit.record(session, actor, "portfolio.rescreen_started", "rescreen_job", job.id, None,
                  {"cause": job.cause, "proposals": total})
-    from screening import outbox
+    from screening.core import outbox
 
     outbox.enqueue(session, "portfolio.rescreen", {"job_id": job.id})
     return job

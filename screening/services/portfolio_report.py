@@ -5,7 +5,8 @@ from datetime import date
 from flask_babel import force_locale
 from sqlmodel import Session
 
-from screening.models import Institution, Proposal, utcnow
+from screening.core.database import utcnow
+from screening.models import Institution, Proposal
 from screening.services import portfolio
 
 TEXT = {
@@ -34,8 +35,8 @@ TEXT = {
 
 
 def chart_labels(language: str) -> dict:
-    from screening.engine import ford_fields
-    from screening.i18n import STATUS_LABELS, TIER_LABELS
+    from screening.core.engine import ford_fields
+    from screening.core.i18n import STATUS_LABELS, TIER_LABELS
 
     with force_locale(language):
         return {"status": {k: str(v) for k, v in STATUS_LABELS.items()},

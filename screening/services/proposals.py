@@ -7,9 +7,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from screening import workflow
-from screening.errors import Forbidden, NotFound, ValidationFailed
-from screening.models import Proposal, ProposalVersion, utcnow
-from screening.services import audit
+from screening.core import audit
+from screening.core.database import utcnow
+from screening.core.errors import Forbidden, NotFound, ValidationFailed
+from screening.models import Proposal, ProposalVersion
 from screening.services.accounts import Actor
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ def save_draft(session: Session, actor: Actor, data: dict, proposal: Proposal | 
         return proposal
     if proposal.status not in workflow.EDITABLE:
         # A resent "save" of a proposal that has meanwhile been submitted changes nothing.
-        from screening.errors import Conflict
+        from screening.core.errors import Conflict
 
         raise Conflict("only drafts can be changed")
     proposal.title = data["title"]

@@ -27,16 +27,11 @@ from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, select
 
 from screening import workflow
-from screening.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from screening.models import (
-    AuditEvent,
-    Institution,
-    Membership,
-    Proposal,
-    ProposalVersion,
-    User,
-    utcnow,
-)
+from screening.core import audit
+from screening.core.database import utcnow
+from screening.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from screening.core.models import AuditEvent
+from screening.models import Institution, Membership, Proposal, ProposalVersion, User
 from screening.review_models import (
     COMMENT_KINDS,
     DISPOSITIONS,
@@ -57,7 +52,7 @@ from screening.review_models import (
     RoutingRule,
     Vote,
 )
-from screening.services import accounts, audit
+from screening.services import accounts
 from screening.services.accounts import Actor
 
 log = logging.getLogger(__name__)

@@ -14,9 +14,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from screening.api_models import SCOPES, ApiToken
-from screening.errors import NotFound, ValidationFailed
-from screening.models import Membership, User, utcnow
-from screening.services import audit
+from screening.core import audit
+from screening.core.database import utcnow
+from screening.core.errors import NotFound, ValidationFailed
+from screening.models import Membership, User
 from screening.services.accounts import Actor
 
 PREFIX = "scr_"

@@ -16,9 +16,9 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from screening.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from screening.extensions import db, limiter
-from screening.models import utcnow
+from screening.core.database import utcnow
+from screening.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from screening.core.extensions import db, limiter
 from screening.services import tokens
 
 log = logging.getLogger("screening.api")

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 
 from screening import create_app
-from screening import db as migrations
-from screening.extensions import db
+from screening.core import migrations
+from screening.core.extensions import db
 from screening.models import Institution, Membership, User
 from screening.services import accounts
 
@@ -184,7 +184,7 @@ class Factory:
                               roles=accounts.roles_in(db.session, user, institution.id))
 
     def proposal(self, user: User, institution: Institution, submit: bool = False, **overrides):
-        from screening.engine import get_screener
+        from screening.core.engine import get_screener
         from screening.services import proposals as svc
 
         data = minimal_proposal(**overrides)

@@ -11,8 +11,8 @@ from types import SimpleNamespace
 from werkzeug.serving import make_server
 
 from screening import create_app
-from screening import db as migrations
-from screening.extensions import db
+from screening.core import migrations
+from screening.core.extensions import db
 from screening.services import accounts, tokens
 
 from .conftest import base_config
@@ -22,7 +22,7 @@ from .helpers import PASSWORD, minimal_proposal
 def _seed_case(inst, chair) -> None:
     """The default committee chaired by ``chair`` and one case in review: another researcher's
     proposal with a listed partner."""
-    from screening.engine import get_screener
+    from screening.core.engine import get_screener
     from screening.review_models import CommitteeMember
     from screening.services import proposals, review
 

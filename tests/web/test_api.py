@@ -9,8 +9,10 @@ from sqlmodel import func, select
 
 from screening.api_models import ApiToken
 from screening.blueprints.api import OPERATIONS
-from screening.extensions import db
-from screening.models import AuditEvent, Proposal, ProposalVersion, utcnow
+from screening.core.database import utcnow
+from screening.core.extensions import db
+from screening.core.models import AuditEvent
+from screening.models import Proposal, ProposalVersion
 from screening.services import tokens
 from screening.web.api_schema import SCHEMA_DIR
 

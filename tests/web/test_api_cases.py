@@ -7,8 +7,9 @@ import jsonschema
 import pytest
 from sqlmodel import select
 
-from screening.extensions import db
-from screening.models import AuditEvent, Proposal
+from screening.core.extensions import db
+from screening.core.models import AuditEvent
+from screening.models import Proposal
 from screening.review_models import CommitteeMember, ConflictDeclaration, Decision, FlagDisposition, ReviewCase
 from screening.services import review, tokens
 
@@ -301,7 +302,7 @@ def test_two_chairs_deciding_through_the_api_at_once(app, monkeypatch):
     import threading
     import uuid
 
-    from screening.engine import get_screener
+    from screening.core.engine import get_screener
     from screening.services import accounts
     from screening.services import proposals as intake
     from tests.web.helpers import PASSWORD

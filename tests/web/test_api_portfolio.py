@@ -6,7 +6,7 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from screening.extensions import db
+from screening.core.extensions import db
 from screening.services import tokens
 
 HIT = {"name": "Harbin Institute of Technology", "country": "CN", "type": "university"}

@@ -3,10 +3,10 @@
 import pytest
 import sqlalchemy as sa
 
-from screening.commands import audit_verify
-from screening.extensions import db
-from screening.models import AuditEvent
-from screening.services import audit
+from screening.core import audit
+from screening.core.commands import audit_verify
+from screening.core.extensions import db
+from screening.core.models import AuditEvent
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from screening.extensions import db
+from screening.core.extensions import db
 from screening.services import accounts
 
 from .helpers import PASSWORD
@@ -78,7 +78,7 @@ def test_many_accounts_from_one_address_are_throttled(app, client):
 
 
 def test_rate_limit_window_expires():
-    from screening.ratelimit import MemoryStore
+    from screening.core.ratelimit import MemoryStore
 
     now = [1000.0]
     store = MemoryStore(clock=lambda: now[0])
@@ -193,7 +193,7 @@ def test_redis_rate_limit_store_counts_and_expires():
         pytest.skip("SCREENING_TEST_REDIS_URL not set")
     import uuid
 
-    from screening.ratelimit import RedisStore
+    from screening.core.ratelimit import RedisStore
 
     store = RedisStore(url)
     key = f"test-{uuid.uuid4().hex}"
@@ -204,8 +204,8 @@ def test_redis_rate_limit_store_counts_and_expires():
 
 
 def test_rate_limiter_fails_open_when_store_is_down(app):
-    from screening.extensions import limiter
-    from screening.ratelimit import RedisStore
+    from screening.core.extensions import limiter
+    from screening.core.ratelimit import RedisStore
 
     saved = app.extensions["ratelimit_store"]
     down = RedisStore("redis://127.0.0.1:1/0")

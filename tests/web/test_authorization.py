@@ -36,7 +36,7 @@ def world(factory):
 
 @pytest.mark.parametrize("endpoint", sorted(SPEC))
 def test_matrix(app, factory, world, endpoint):
-    from screening.extensions import db
+    from screening.core.extensions import db
 
     method, url_for_ids, expectation = SPEC[endpoint]
     url = url_for_ids(world["ids"])
@@ -91,7 +91,7 @@ def test_researcher_cannot_change_another_researchers_proposal_by_guessing_ids(a
         r = client.post(f"/proposals/{target.id}/edit", data=form_post_data(action="save", title="pwned"))
         assert r.status_code == 404
         assert client.post(f"/proposals/{target.id}/withdraw").status_code == 404
-    from screening.extensions import db
+    from screening.core.extensions import db
 
     db.session.expire_all()
     fresh = db.session.get(Proposal, target.id)

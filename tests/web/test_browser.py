@@ -7,8 +7,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from screening import create_app
-from screening import db as migrations
-from screening.extensions import db
+from screening.core import migrations
+from screening.core.extensions import db
 from screening.services import accounts
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_isolation]

@@ -3,7 +3,7 @@
 import pytest
 
 from screening import create_app
-from screening.config import UnsafeConfiguration
+from screening.core.config import UnsafeConfiguration
 
 GOOD_KEY = "k" * 48
 

@@ -3,7 +3,7 @@
 import pytest
 from sqlmodel import func, select
 
-from screening.extensions import db
+from screening.core.extensions import db
 from screening.models import Proposal, UserSession
 
 from .helpers import PASSWORD, csrf_token_from, form_post_data

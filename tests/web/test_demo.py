@@ -3,8 +3,8 @@
 import pytest
 import sqlalchemy as sa
 
-from screening import commands
-from screening.extensions import db
+from screening.core import commands
+from screening.core.extensions import db
 
 
 @pytest.mark.no_isolation
@@ -18,5 +18,5 @@ def test_demo_serve_leaves_no_transaction_open_for_the_server(app, monkeypatch):
     with app.app_context():
         db.session.execute(sa.text("SELECT 1"))  # as the demo loader's queries do
         assert db.session.in_transaction()
-        commands._serve("127.0.0.1", 0)
+        commands.serve("127.0.0.1", 0)
     assert seen == {"in_transaction": False}

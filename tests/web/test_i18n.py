@@ -5,7 +5,7 @@ from pathlib import Path
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
-from screening.extensions import db
+from screening.core.extensions import db
 from screening.models import User
 
 TRANSLATIONS = Path(__file__).resolve().parents[2] / "screening" / "translations"

@@ -14,13 +14,13 @@ from flask import g
 from pypdf import PdfReader
 from sqlmodel import select
 
-from screening import outbox
-from screening.commands import outbox_status
+from screening.core import outbox
+from screening.core.commands import outbox_status
+from screening.core.extensions import db
+from screening.core.models import AuditEvent, OutboxMessage
 from screening.document_models import DocumentBlob, GeneratedDocument
 from screening.documents import service as letters
 from screening.documents.storage import FileDocumentStore
-from screening.extensions import db
-from screening.models import AuditEvent, OutboxMessage
 from screening.review_models import CommitteeMember
 from screening.services import review
 

@@ -6,7 +6,7 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import screening.models  # noqa: F401
-from screening.db import MIGRATIONS_DIR
+from screening.core.migrations import MIGRATIONS_DIR
 
 
 def test_models_and_migrations_agree(app, database_url):

@@ -16,9 +16,11 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import update
 from sqlmodel import select
 
-from screening import notifications, outbox
-from screening.extensions import db
-from screening.models import OutboxMessage, SentMail
+from screening import notifications
+from screening.core import outbox
+from screening.core.extensions import db
+from screening.core.models import OutboxMessage
+from screening.models import SentMail
 from screening.notifications import NotificationError, notify
 from screening.services import proposals as proposal_service
 
@@ -407,7 +409,7 @@ def test_the_event_registry_is_data_that_other_modules_extend(monkeypatch):
 ])
 def test_production_refuses_unsafe_mail_settings(overrides, reason):
     from screening import create_app
-    from screening.config import UnsafeConfiguration
+    from screening.core.config import UnsafeConfiguration
 
     cfg = {"ENV": "production", "SECRET_KEY": "k" * 48, "DATABASE_URL": "sqlite://",
            "REDIS_URL": "redis://127.0.0.1:6379/15", **overrides}

@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from screening import outbox
-from screening.commands import outbox_status
-from screening.extensions import db
-from screening.models import OutboxMessage
+from screening.core import outbox
+from screening.core.commands import outbox_status
+from screening.core.extensions import db
+from screening.core.models import OutboxMessage
 
 CALLS: list[dict] = []
 FAILURES_LEFT = {"count": 0}

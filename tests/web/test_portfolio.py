@@ -11,8 +11,9 @@ from openpyxl import load_workbook
 from sqlmodel import select
 
 from screening import workflow
-from screening.extensions import db
-from screening.models import OutboxMessage, Proposal
+from screening.core.extensions import db
+from screening.core.models import OutboxMessage
+from screening.models import Proposal
 from screening.portfolio_models import ImportJob, RescreenJob, ScreeningEvent
 
 DATA = Path(__file__).resolve().parent.parent / "data"

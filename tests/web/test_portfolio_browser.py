@@ -16,8 +16,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from screening import create_app
-from screening import db as migrations
-from screening.extensions import db
+from screening.core import migrations
+from screening.core.extensions import db
 from screening.services import accounts
 
 from .test_browser import ARGS, CHROMIUM, OUTPUT
@@ -51,7 +51,7 @@ EXPECTED = {title for title, partners, _f, _t, tier in SEED
 
 @pytest.fixture
 def live_portfolio(tmp_path):
-    from screening.engine import get_screener
+    from screening.core.engine import get_screener
     from screening.services import proposals
 
     app = create_app({"TESTING": True, "SECRET_KEY": "p" * 40,

@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 from sqlmodel import select
 
-from screening.extensions import db
+from screening.core.extensions import db
 from screening.models import Proposal, ProposalVersion
 from screening.portfolio.commands import portfolio_cli
 from screening.portfolio_models import ProposalField, ProposalFlag, ProposalPartner, ProposalScreening

@@ -4,8 +4,9 @@ import re
 
 from sqlmodel import func, select
 
-from screening.extensions import db
-from screening.models import AuditEvent, Proposal, ProposalVersion
+from screening.core.extensions import db
+from screening.core.models import AuditEvent
+from screening.models import Proposal, ProposalVersion
 
 from .helpers import form_post_data
 

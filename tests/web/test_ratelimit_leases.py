@@ -11,8 +11,8 @@ import uuid
 import pytest
 from flask import Flask
 
-from screening import ratelimit
-from screening.ratelimit import Leases, RateLimiter, RedisStore, lease_size
+from screening.core import ratelimit
+from screening.core.ratelimit import Leases, RateLimiter, RedisStore, lease_size
 
 REDIS_URL = os.environ.get("SCREENING_TEST_REDIS_URL")
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="SCREENING_TEST_REDIS_URL not set")

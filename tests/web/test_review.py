@@ -9,9 +9,11 @@ import pytest
 from sqlmodel import select
 
 from screening import workflow
-from screening.errors import Forbidden, IllegalTransition
-from screening.extensions import db
-from screening.models import AuditEvent, Proposal, ProposalVersion, User, utcnow
+from screening.core.database import utcnow
+from screening.core.errors import Forbidden, IllegalTransition
+from screening.core.extensions import db
+from screening.core.models import AuditEvent
+from screening.models import Proposal, ProposalVersion, User
 from screening.review_models import (
     AdvisorInvitation,
     CaseComment,
@@ -514,7 +516,7 @@ def test_two_chairs_deciding_at_once_yield_one_decision_and_one_conflict(app):
         for chair in chairs:
             s.add(CommitteeMember(committee_id=committee.id, user_id=chair.id, role="chair"))
         actor = accounts.Actor(researcher, inst.id, frozenset({"researcher"}))
-        from screening.engine import get_screener
+        from screening.core.engine import get_screener
 
         proposal = intake.save_draft(s, actor, minimal_proposal(partners=HARBIN), creation_token=uuid.uuid4().hex)
         intake.submit(s, actor, proposal, uuid.uuid4().hex, get_screener())
@@ -558,7 +560,7 @@ def test_two_chairs_deciding_at_once_yield_one_decision_and_one_conflict(app):
                                                  AuditEvent.action == "decision.issued")).all()
         assert len(events) == 1
         assert s.get(Proposal, s.get(ReviewCase, case_id).proposal_id).status == "decided"
-        from screening.services import audit
+        from screening.core import audit
 
         assert audit.verify(s).ok
 

@@ -15,8 +15,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from screening import create_app
-from screening import db as migrations
-from screening.extensions import db
+from screening.core import migrations
+from screening.core.extensions import db
 from screening.services import accounts
 
 from .test_browser import ARGS, CHROMIUM, OUTPUT
@@ -29,7 +29,7 @@ FALSE_MATCH = {"name": "NWPU, Shanghai", "country": "CN", "type": "university"}
 
 @pytest.fixture
 def live_review(tmp_path):
-    from screening.engine import get_screener
+    from screening.core.engine import get_screener
     from screening.review_models import CommitteeMember
     from screening.services import proposals, review
 

@@ -7,8 +7,9 @@ from sqlmodel import select
 
 from screening import notifications, review_tasks
 from screening.blueprints.review import notify_overdue_command
-from screening.extensions import db
-from screening.models import AuditEvent, utcnow
+from screening.core.database import utcnow
+from screening.core.extensions import db
+from screening.core.models import AuditEvent
 from screening.review_models import CommitteeMember, ReviewCase
 from screening.services import review
 

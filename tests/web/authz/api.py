@@ -5,7 +5,7 @@ API entries are ``Token`` expectations: the matrix calls them with each user's b
 calls. Tokens of institution B never reach institution A's objects (404).
 """
 
-from screening.extensions import db
+from screening.core.extensions import db
 from screening.services import tokens
 
 from ..helpers import minimal_proposal

@@ -36,8 +36,8 @@ def extend_world(factory, world) -> None:
     """A fast-tracked proposal of the owner in inst A, whose clearance letter is rendered (eager)."""
     from sqlmodel import select
 
+    from screening.core.extensions import db
     from screening.document_models import GeneratedDocument
-    from screening.extensions import db
 
     owner, inst_a = world["users"][(OWNER, True)], world["insts"][True]
     proposal = factory.proposal(owner, inst_a, submit=True)

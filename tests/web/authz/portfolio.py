@@ -45,7 +45,7 @@ SPEC = {
 def extend_world(factory, world) -> None:
     """An import job, a stored report of institution A, and a re-screen job."""
     from screening import portfolio_tasks
-    from screening.extensions import db
+    from screening.core.extensions import db
     from screening.portfolio_models import ReportJob, RescreenJob
     from screening.services import portfolio
 

@@ -7,8 +7,8 @@ is checked only after access), so the matrix never changes state.
 
 from datetime import timedelta
 
-from screening.extensions import db
-from screening.models import utcnow
+from screening.core.database import utcnow
+from screening.core.extensions import db
 from screening.review_models import AdvisorInvitation, CommitteeMember, RoutingRule
 from screening.services import review
 
@@ -80,7 +80,7 @@ SPEC = {
 def extend_world(factory, world) -> None:
     """A high-tier case in review (two versions) and a fast-tracked one, both in inst A; members
     of inst A's committee and of inst B's; an invitation for inst A's and inst B's advisors."""
-    from screening.engine import get_screener
+    from screening.core.engine import get_screener
     from screening.services import proposals
 
     from .core import OWNER

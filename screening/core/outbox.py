@@ -25,7 +25,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import event, func, select, update
 from sqlmodel import Session
 
-from screening.models import OutboxMessage, utcnow
+from screening.core.database import utcnow
+from screening.core.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def _forget_after_rollback(session: Session) -> None:
 
 
 @shared_task(
-    name="screening.outbox.run",
+    name="screening.core.outbox.run",
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
@@ -108,7 +109,7 @@ def run_outbox_message(self, message_id: int) -> str:
 
 def _attempt(message_id: int) -> tuple[str, BaseException | None]:
     """One try: (status, None) when finished for now, ("pending", error) when worth retrying."""
-    from screening.extensions import db
+    from screening.core.extensions import db
 
     session = db.session
     message = session.get(OutboxMessage, message_id)
@@ -156,8 +157,8 @@ def sweep(session: Session, older_than: timedelta = timedelta(minutes=5)) -> lis
     return ids
 
 
-@shared_task(name="screening.outbox.sweep", ignore_result=True)
+@shared_task(name="screening.core.outbox.sweep", ignore_result=True)
 def sweep_task() -> int:
-    from screening.extensions import db
+    from screening.core.extensions import db
 
     return len(sweep(db.session))

@@ -11,8 +11,8 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from screening.errors import Conflict, Forbidden, NotFound
-from screening.extensions import db
+from screening.core.errors import Conflict, Forbidden, NotFound
+from screening.core.extensions import db
 from screening.services.accounts import Actor, resolve_session, roles_in
 
 log = logging.getLogger("screening.web")
@@ -154,8 +154,8 @@ def wants_json() -> bool:
 
 def conflict_message(exc: Conflict) -> str:
     """A clear, translated message for a 409 (an illegal transition names both states)."""
-    from screening.errors import IllegalTransition
-    from screening.i18n import STATUS_LABELS
+    from screening.core.errors import IllegalTransition
+    from screening.core.i18n import STATUS_LABELS
 
     if isinstance(exc, IllegalTransition):
         return _("This is not possible now: a case that is \"%(current)s\" cannot become \"%(target)s\". "

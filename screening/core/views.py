@@ -2,9 +2,9 @@
 
 from flask import Blueprint, current_app, g, jsonify, make_response, redirect, request, url_for
 
-from screening.extensions import db
-from screening.i18n import LANG_COOKIE
-from screening.web.security import safe_next
+from screening.core.extensions import db
+from screening.core.i18n import LANG_COOKIE
+from screening.core.security import safe_next
 
 bp = Blueprint("main", __name__)
 

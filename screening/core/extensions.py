@@ -8,7 +8,7 @@ from flask_sqlalchemy_lite import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import event
 
-from screening.ratelimit import RateLimiter
+from screening.core.ratelimit import RateLimiter
 
 db = SQLAlchemy(session_options={"class_": sqlmodel.Session, "expire_on_commit": False})
 csrf = CSRFProtect()

@@ -32,7 +32,7 @@ def technology_areas() -> dict[str, str]:
 
         return dict(TECHNOLOGY_AREAS)
     except ImportError:  # the engine's taxonomy module not there yet: read its data file
-        path = Path(__file__).resolve().parent.parent / "rules" / "data" / "taxonomy.yaml"
+        path = Path(__file__).resolve().parents[2] / "rules" / "data" / "taxonomy.yaml"
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         return {key: value["label"] for key, value in data["areas"].items()}
 

@@ -8,11 +8,13 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from screening.models import AuditEvent, User, utcnow
+from screening.core.database import utcnow
+from screening.core.models import AuditEvent
 
 GENESIS = "0" * 64
 _LOCK_KEY = 0x5C12EE  # PostgreSQL advisory lock serialising appends to the chain
@@ -38,7 +40,14 @@ def compute_hash(event: AuditEvent) -> str:
     return hashlib.sha256(_canonical(event)).hexdigest()
 
 
-def record(session: Session, actor: User | None, action: str, object_type: str, object_id,
+class Person(Protocol):
+    """Who acted: a user row (``screening.accounts.models.User``); ``None`` stands for the system."""
+
+    id: int | None
+    email: str
+
+
+def record(session: Session, actor: Person | None, action: str, object_type: str, object_id,
            institution_id: int | None, details: dict | None = None) -> AuditEvent:
     """Append one event. Call inside the caller's transaction; flushes, never commits."""
     bind = session.get_bind()

@@ -16,7 +16,7 @@ def defaults(instance_path: str) -> dict:
     return {
         "ENV": "development",
         "SECRET_KEY": None,
-        "DATABASE_URL": f"sqlite:///{Path(instance_path) / 'screening.db'}",
+        "DATABASE_URL": f"sqlite:///{Path(instance_path) / 'screening.core.migrations'}",
         "REDIS_URL": None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -82,7 +82,7 @@ def finalise(app) -> None:
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
         "beat_schedule": {
-            "outbox-sweep": {"task": "screening.outbox.sweep", "schedule": 60.0},
+            "outbox-sweep": {"task": "screening.core.outbox.sweep", "schedule": 60.0},
             # Portfolio monitoring: a new list version or rule set starts a re-screen; weekly full re-screen.
             "portfolio-monitor": {"task": "screening.portfolio.monitor", "schedule": 300.0},
             "portfolio-rescreen": {"task": "screening.portfolio.rescreen", "schedule": 7 * 24 * 3600.0},
