@@ -10,9 +10,10 @@ import sys
 
 from rules import Screener
 from screening import create_app
+from screening.accounts import service as accounts
 from screening.core.extensions import db
-from screening.services import accounts, tokens
 from screening.services import proposals as svc
+from screening.services import tokens
 
 COUNTRIES = ("DK", "CN", "DE", "US", "IN", "FR", "JP", "BR")
 

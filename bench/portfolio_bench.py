@@ -41,9 +41,10 @@ LISTED = ["Harbin Institute of Technology", "Beihang University", "Northwestern 
 
 
 def seed(engine, n: int) -> dict:
-    from screening.models import Institution, Membership, Proposal, User
+    from screening.accounts.models import Institution, Membership, User
+    from screening.accounts.service import hash_password
+    from screening.models import Proposal
     from screening.portfolio_models import ProposalField, ProposalFlag, ProposalPartner, ProposalScreening
-    from screening.services.accounts import hash_password
 
     rnd = random.Random(1)
     now = datetime.now(UTC)
@@ -116,10 +117,10 @@ def measure(client, url: str, runs: int) -> tuple[float, float]:
 
 def run(backend: str, url: str, n: int, runs: int) -> None:
     from screening import create_app
+    from screening.accounts import service as accounts
+    from screening.accounts.models import User
     from screening.core import migrations
     from screening.core.extensions import db
-    from screening.models import User
-    from screening.services import accounts
 
     app = create_app({"TESTING": True, "SECRET_KEY": "bench-" + "x" * 40, "DATABASE_URL": url,
                       "WTF_CSRF_ENABLED": False})

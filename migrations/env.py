@@ -4,6 +4,15 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
+# Every module that defines tables, so that the metadata holds them all.
+import screening.accounts.models
+import screening.api_models
+import screening.core.models
+import screening.document_models
+import screening.models
+import screening.notifications.models
+import screening.portfolio_models
+import screening.review_models  # noqa: F401
 from screening.core.database import UTCDateTime
 
 config = context.config

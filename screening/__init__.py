@@ -51,11 +51,14 @@ def create_app(config: dict | None = None) -> Flask:
     init_celery(app)
 
     import screening.tasks  # noqa: F401 - registers outbox handlers and Celery tasks
+    from screening.accounts import access
     from screening.core import security
 
-    security.init_app(app)
+    security.init_app(app)  # request id and input checks first,
+    access.init_app(app)  # then the current user
 
-    from screening.blueprints import auth, proposals
+    from screening.accounts import views as auth
+    from screening.blueprints import proposals
     from screening.core import views as main
 
     app.register_blueprint(main.bp)

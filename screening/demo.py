@@ -7,9 +7,9 @@ import uuid
 
 from sqlmodel import Session, select
 
+from screening.accounts import service as accounts
+from screening.accounts.models import ROLES, Institution
 from screening.core.engine import get_screener
-from screening.models import ROLES, Institution
-from screening.services import accounts
 from screening.services import proposals as svc
 
 DEMO_PASSWORD = "screening-demo"  # noqa: S105 - printed on purpose for the demo installation

@@ -4,7 +4,6 @@ Table models do not validate on construction: services validate input (forms or 
 before building rows. No ``from __future__ import annotations`` here (relationships break).
 """
 
-import enum
 from datetime import datetime
 from typing import Any
 
@@ -12,79 +11,6 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from screening.core.database import JSONDict, UTCDateTime, utcnow
-
-
-class Role(enum.StrEnum):
-    researcher = "researcher"
-    committee_member = "committee_member"
-    committee_chair = "committee_chair"
-    external_advisor = "external_advisor"
-    international_office = "international_office"
-    institution_admin = "institution_admin"
-
-
-ROLES = tuple(r.value for r in Role)
-
-
-class Institution(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
-    slug: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
-    name: str = Field(sa_column=sa.Column(sa.String(300), nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-
-
-class User(SQLModel, table=True):
-    __tablename__ = "user_account"
-
-    id: int | None = Field(default=None, primary_key=True)
-    email: str = Field(sa_column=sa.Column(sa.String(254), nullable=False, unique=True))
-    name: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
-    password_hash: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
-    is_active: bool = Field(default=True, nullable=False)
-    # An institution admin may allow roles in more than one institution.
-    multi_institution: bool = Field(default=False, nullable=False)
-    language: str | None = Field(default=None, sa_column=sa.Column(sa.String(8), nullable=True))
-    password_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
-
-
-class Membership(SQLModel, table=True):
-    __table_args__ = (
-        sa.UniqueConstraint("user_id", "institution_id", "role"),
-        sa.CheckConstraint(
-            "role IN (" + ", ".join(f"'{r}'" for r in ROLES) + ")", name="role_known"
-        ),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    user_id: int = Field(
-        sa_column=sa.Column(sa.Integer, sa.ForeignKey("user_account.id", ondelete="CASCADE"),
-                            nullable=False, index=True)
-    )
-    institution_id: int = Field(
-        sa_column=sa.Column(sa.Integer, sa.ForeignKey("institution.id"), nullable=False, index=True)
-    )
-    role: str = Field(sa_column=sa.Column(sa.String(32), nullable=False))
-
-
-class UserSession(SQLModel, table=True):
-    """A server-side login session; the cookie carries only its random token.
-
-    Deleting the row (logout, password change, account disabled) makes a copied cookie useless.
-    """
-
-    __tablename__ = "user_session"
-
-    id: int | None = Field(default=None, primary_key=True)
-    token_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
-    user_id: int = Field(
-        sa_column=sa.Column(sa.Integer, sa.ForeignKey("user_account.id", ondelete="CASCADE"),
-                            nullable=False, index=True)
-    )
-    institution_id: int = Field(
-        sa_column=sa.Column(sa.Integer, sa.ForeignKey("institution.id"), nullable=False)
-    )
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
 class Proposal(SQLModel, table=True):
@@ -143,10 +69,3 @@ class ProposalVersion(SQLModel, table=True):
     lists_json: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=sa.Column(sa.JSON, nullable=False)
     )
-
-
-from screening import review_models  # noqa: E402, F401 - committee review tables
-from screening.api_models import ApiToken  # noqa: E402, F401 - the JSON API's tables
-from screening.document_models import GeneratedDocument  # noqa: E402, F401 - letters (documents)
-from screening.notification_models import SentMail  # noqa: E402, F401 - the notifications table
-from screening.portfolio_models import ProposalScreening  # noqa: E402, F401 - portfolio tables

@@ -20,15 +20,15 @@ from celery import shared_task
 from flask import current_app
 from sqlmodel import Session
 
-from screening import notifications
+from screening.accounts.models import Institution
 from screening.core import outbox
 from screening.core.database import utcnow
-from screening.models import Institution
+from screening.notifications.events import MailEvent, register_event
 from screening.portfolio_models import ReportJob
 
 log = logging.getLogger(__name__)
 
-notifications.register_event(notifications.MailEvent(
+register_event(MailEvent(
     "list_match_changed", audience="international_office",
     required=("cause", "changed", "tier_rose", "reopened"), optional=("institution_name",),
     link="/portfolio/monitoring",

@@ -5,9 +5,9 @@ same tasks as the web process.
 """
 
 from screening import (  # noqa: F401 - registered by being imported
-    notifications,  # the mail.send handler
     portfolio_tasks,  # portfolio import, re-screen, dashboard PDF, list monitor
     review_tasks,  # overdue case notices (beat)
 )
 from screening.core import outbox  # noqa: F401 - the outbox runner and sweeper tasks
 from screening.documents import service as _letters  # noqa: F401 - documents.render_* handlers
+from screening.notifications import tasks as _mail  # noqa: F401 - the mail.send handler

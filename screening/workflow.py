@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
+from screening.accounts.models import Membership, User
 from screening.core import audit
 from screening.core.database import utcnow
 from screening.core.errors import Forbidden, IllegalTransition
-from screening.models import Membership, Proposal, User
+from screening.models import Proposal
 
 DRAFT = "draft"
 SUBMITTED = "submitted"

@@ -16,12 +16,12 @@ from flask import Blueprint, current_app, g, jsonify, request, url_for
 from sqlalchemy.exc import IntegrityError
 
 from screening import workflow
+from screening.accounts.access import roles_required
+from screening.accounts.models import ROLES
 from screening.core.countries import ISO_CODES
 from screening.core.engine import get_screener
 from screening.core.errors import ValidationFailed
 from screening.core.extensions import csrf, db
-from screening.core.security import roles_required
-from screening.models import ROLES
 from screening.services import proposals as svc
 from screening.services import review
 from screening.web import api_support as api

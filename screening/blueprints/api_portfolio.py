@@ -17,11 +17,11 @@ from flask import Response, current_app, g, request
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from screening import workflow
+from screening.accounts.access import roles_required
 from screening.core.countries import ISO_CODES
 from screening.core.errors import ValidationFailed
 from screening.core.extensions import db
 from screening.core.i18n import CATEGORY_ORDER
-from screening.core.security import roles_required
 from screening.portfolio import exports
 from screening.services import portfolio as svc
 from screening.web import api_support as api

@@ -10,9 +10,10 @@ from flask import Blueprint, Response, abort, current_app, g, redirect, render_t
 from sqlmodel import select
 
 from forms.documents import RetryForm, VerifyForm
+from screening.accounts.access import login_required, roles_required
 from screening.core import outbox
 from screening.core.extensions import db, limiter
-from screening.core.security import login_required, roles_required, safe_next
+from screening.core.security import safe_next
 from screening.documents import service as svc
 
 bp = Blueprint("documents", __name__)
@@ -103,7 +104,7 @@ def verify_code(code: str):
 @click.option("--institution", "slugs", multiple=True, help="Slug (repeatable); default: every institution.")
 def demo_signing_key_command(slugs):
     """Create self-signed demo signing keys (instance/signing/<slug>/) for institutions without one."""
-    from screening.models import Institution
+    from screening.accounts.models import Institution
 
     rows = db.session.exec(select(Institution).order_by(Institution.id)).all()
     chosen = [(i.slug, i.name) for i in rows if not slugs or i.slug in slugs]

@@ -9,14 +9,14 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from forms.auth import PlainActionForm
+from forms.accounts import PlainActionForm
 from forms.proposal import ProposalForm, apply_row_action, form_data_from_proposal
 from screening import workflow
+from screening.accounts.access import roles_required
 from screening.core.engine import get_screener
 from screening.core.errors import ValidationFailed
 from screening.core.extensions import db
 from screening.core.i18n import current_language
-from screening.core.security import roles_required
 from screening.services import proposals as svc
 
 bp = Blueprint("proposals", __name__, url_prefix="/proposals")

@@ -13,12 +13,12 @@ from flask_babel import gettext as _
 from sqlmodel import select
 from wtforms.fields.choices import SelectChoice
 
-from forms.auth import PlainActionForm
+from forms.accounts import PlainActionForm
 from forms.portfolio import ImportForm, ListUploadForm
+from screening.accounts.access import roles_required
 from screening.core.errors import NotFound, ValidationFailed
 from screening.core.extensions import db
 from screening.core.i18n import current_language
-from screening.core.security import roles_required
 from screening.portfolio import exports, importing
 from screening.portfolio_models import ReportJob
 from screening.services import portfolio as svc

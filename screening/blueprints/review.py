@@ -8,7 +8,7 @@ import click
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from forms.auth import SetPasswordForm
+from forms.accounts import SetPasswordForm
 from forms.proposal import _choices
 from forms.review import (
     AssignForm,
@@ -28,11 +28,11 @@ from forms.review import (
     VoteForm,
 )
 from screening import workflow
+from screening.accounts.access import roles_required
 from screening.core.countries import ISO_CODES
 from screening.core.errors import ValidationFailed
 from screening.core.extensions import db
 from screening.core.i18n import current_language
-from screening.core.security import roles_required
 from screening.services import review as svc
 
 bp = Blueprint("review", __name__, url_prefix="/review")

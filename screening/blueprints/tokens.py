@@ -2,11 +2,11 @@
 
 from flask import Blueprint, abort, g, redirect, render_template, url_for
 
-from forms.auth import PlainActionForm
+from forms.accounts import PlainActionForm
 from forms.tokens import CreateTokenForm
+from screening.accounts.access import login_required
 from screening.core.errors import ValidationFailed
 from screening.core.extensions import db
-from screening.core.security import login_required
 from screening.services import tokens as svc
 from screening.web.api_support import forget_token
 

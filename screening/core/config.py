@@ -41,7 +41,7 @@ def defaults(instance_path: str) -> dict:
         "RATELIMIT_STORAGE": None,  # None: memory when no REDIS_URL, else redis
         "CELERY": {},
         "SQLITE_BUSY_TIMEOUT_MS": 5000,
-        # Notifications (screening/notifications.py; docs/web.md "Notifications").
+        # Notifications (screening/notifications/; docs/web.md "Notifications").
         "BASE_URL": "http://127.0.0.1:5000",  # links in e-mails
         "MAIL_FROM": "Research screening <screening@localhost>",
         "MAIL_TRANSPORT": None,  # None: "smtp" if MAIL_SMTP_HOST, "memory" when TESTING, else "file"

@@ -1,11 +1,10 @@
-"""Request guards, the current user, access decorators, headers and error pages."""
+"""Request guards, security headers and error pages (who the user is: ``screening.accounts.access``)."""
 
-import functools
 import logging
 import uuid
 from urllib.parse import parse_qsl, urlsplit
 
-from flask import Flask, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask import Flask, abort, current_app, g, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -13,7 +12,6 @@ from werkzeug.exceptions import HTTPException
 
 from screening.core.errors import Conflict, Forbidden, NotFound
 from screening.core.extensions import db
-from screening.services.accounts import Actor, resolve_session, roles_in
 
 log = logging.getLogger("screening.web")
 
@@ -70,52 +68,6 @@ def _check_input() -> None:
         for key, value in request.form.items(multi=True):
             if "\x00" in key or "\x00" in value or "\ufffd" in value:
                 _bad_request(_("The form contains invalid characters."))
-
-
-def _load_user() -> None:
-    g.user = None
-    g.actor = None
-    token = session.get("sid")
-    if not token or not isinstance(token, str):
-        return
-    found = resolve_session(db.session, token, current_app.config["SESSION_MAX_AGE_SECONDS"])
-    if found is None:
-        session.clear()
-        return
-    user, institution_id = found
-    g.user = user
-    roles = roles_in(db.session, user, institution_id)
-    g.actor = Actor(user=user, institution_id=institution_id, roles=roles)
-
-
-def login_required(view):
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs):
-        if g.get("user") is None:
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        return view(*args, **kwargs)
-
-    return wrapped
-
-
-def roles_required(*roles: str):
-    """Logged in and holding one of ``roles`` in the current institution, else 403."""
-
-    def decorator(view):
-        @functools.wraps(view)
-        def wrapped(*args, **kwargs):
-            if g.get("user") is None:
-                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-            if not g.actor.has(*roles):
-                log.warning("function-level denial: user=%s institution=%s endpoint=%s",
-                            g.user.id, g.actor.institution_id, request.endpoint)
-                abort(403)
-            return view(*args, **kwargs)
-
-        wrapped.required_roles = roles
-        return wrapped
-
-    return decorator
 
 
 def _headers(response):
@@ -176,7 +128,6 @@ def init_app(app: Flask) -> None:
     def _start():
         g.request_id = uuid.uuid4().hex[:16]
         _check_input()
-        _load_user()
 
     app.after_request(_headers)
 

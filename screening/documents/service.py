@@ -24,6 +24,7 @@ from flask import current_app
 from sqlalchemy import update
 from sqlmodel import Session, select
 
+from screening.accounts.models import Institution, User
 from screening.core import audit
 from screening.core.countries import country_name
 from screening.core.database import utcnow
@@ -31,7 +32,7 @@ from screening.core.errors import Conflict, NotFound
 from screening.core.models import OutboxMessage
 from screening.core.outbox import FAILED, PENDING, enqueue, outbox_task
 from screening.document_models import GeneratedDocument
-from screening.models import Institution, Proposal, ProposalVersion, User
+from screening.models import Proposal, ProposalVersion
 
 from .assets import default_registry
 from .dbstore import DatabaseDocumentStore

@@ -20,7 +20,7 @@ def reindex(slug, chunk):
     that already have their search rows are left alone, so running it again is harmless; it
     commits every CHUNK proposals and can be interrupted and restarted.
     """
-    from screening.models import Institution
+    from screening.accounts.models import Institution
     from screening.services.portfolio import reindex_all
 
     institution_id = None

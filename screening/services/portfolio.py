@@ -24,10 +24,12 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from screening import workflow
+from screening.accounts.models import Institution, Membership, User
+from screening.accounts.service import Actor
 from screening.core import audit
 from screening.core.database import utcnow
 from screening.core.errors import Forbidden, NotFound, ValidationFailed
-from screening.models import Institution, Membership, Proposal, ProposalVersion, User
+from screening.models import Proposal, ProposalVersion
 from screening.portfolio_models import (
     ImportItem,
     ImportJob,
@@ -38,7 +40,6 @@ from screening.portfolio_models import (
     RescreenJob,
     ScreeningEvent,
 )
-from screening.services.accounts import Actor
 
 log = logging.getLogger(__name__)
 
@@ -1017,7 +1018,7 @@ def reopen_for_committee(session: Session, proposal: Proposal, cause: str) -> No
 
 
 def _notify_offices(session: Session, job: RescreenJob) -> None:
-    from screening import notifications
+    from screening.notifications.service import notify
 
     per_inst = session.execute(
         select(ScreeningEvent.institution_id, sa.func.count(),
@@ -1029,7 +1030,7 @@ def _notify_offices(session: Session, job: RescreenJob) -> None:
         if not recipients:
             continue
         institution = session.get(Institution, inst_id)
-        notifications.notify(session, "list_match_changed", recipients=recipients,
+        notify(session, "list_match_changed", recipients=recipients,
                              context={"cause": job.cause, "changed": int(changed), "tier_rose": int(rose or 0),
                                       "reopened": int(reopened or 0), "institution_name": institution.name})
 

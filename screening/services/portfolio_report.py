@@ -5,8 +5,9 @@ from datetime import date
 from flask_babel import force_locale
 from sqlmodel import Session
 
+from screening.accounts.models import Institution
 from screening.core.database import utcnow
-from screening.models import Institution, Proposal
+from screening.models import Proposal
 from screening.services import portfolio
 
 TEXT = {

@@ -7,11 +7,11 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from screening import workflow
+from screening.accounts.service import Actor
 from screening.core import audit
 from screening.core.database import utcnow
 from screening.core.errors import Forbidden, NotFound, ValidationFailed
 from screening.models import Proposal, ProposalVersion
-from screening.services.accounts import Actor
 
 log = logging.getLogger(__name__)
 

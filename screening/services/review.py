@@ -27,11 +27,17 @@ from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, select
 
 from screening import workflow
+from screening.accounts import service as accounts
+from screening.accounts.models import Institution, Membership, User
+from screening.accounts.service import Actor
 from screening.core import audit
 from screening.core.database import utcnow
 from screening.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from screening.core.models import AuditEvent
-from screening.models import Institution, Membership, Proposal, ProposalVersion, User
+from screening.models import Proposal, ProposalVersion
+from screening.notifications.events import EVENTS
+from screening.notifications.service import notify
+from screening.review import notifications as _events  # noqa: F401 - registers the review's mail events
 from screening.review_models import (
     COMMENT_KINDS,
     DISPOSITIONS,
@@ -52,8 +58,6 @@ from screening.review_models import (
     RoutingRule,
     Vote,
 )
-from screening.services import accounts
-from screening.services.accounts import Actor
 
 log = logging.getLogger(__name__)
 
@@ -103,19 +107,17 @@ def _notify(session: Session, event: str, proposal: Proposal, case: ReviewCase, 
     Researcher events go to the proposal's owner, committee events to the case's committee,
     unless ``to`` names the recipients.
     """
-    from screening import notifications
-
     if to is None:
-        if notifications.EVENTS[event].audience == "researcher":
+        if EVENTS[event].audience == "researcher":
             to = [session.get(User, proposal.owner_id)]
         else:
             to = [user for user, _role in committee_members(session, case.committee_id)]
     if not to:
         return
     institution = session.get(Institution, case.institution_id)
-    ids = {"proposal_id": proposal.id} if notifications.EVENTS[event].audience == "researcher" \
+    ids = {"proposal_id": proposal.id} if EVENTS[event].audience == "researcher" \
         else {"case_id": case.id}
-    notifications.notify(session, event, recipients=to, path=path,
+    notify(session, event, recipients=to, path=path,
                          context={**ids, "proposal_title": proposal.title,
                                   "institution_name": institution.name, **context})
 

@@ -13,12 +13,12 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from screening.accounts.models import Membership, User
+from screening.accounts.service import Actor
 from screening.api_models import SCOPES, ApiToken
 from screening.core import audit
 from screening.core.database import utcnow
 from screening.core.errors import NotFound, ValidationFailed
-from screening.models import Membership, User
-from screening.services.accounts import Actor
 
 PREFIX = "scr_"
 EXPIRY_DAYS = (7, 30, 90, 365)

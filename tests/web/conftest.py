@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 
 from screening import create_app
+from screening.accounts import service as accounts
+from screening.accounts.models import Institution, Membership, User
 from screening.core import migrations
 from screening.core.extensions import db
-from screening.models import Institution, Membership, User
-from screening.services import accounts
 
 from .helpers import PASSWORD, minimal_proposal
 

@@ -148,7 +148,7 @@ def test_read_scope_cannot_write(client, factory, researcher):
 
 
 def test_role_withdrawn_takes_effect_at_once(client, factory):
-    from screening.models import Membership
+    from screening.accounts.models import Membership
 
     inst = factory.institution()
     user = factory.user(inst, "researcher", "committee_member")

@@ -302,8 +302,8 @@ def test_two_chairs_deciding_through_the_api_at_once(app, monkeypatch):
     import threading
     import uuid
 
+    from screening.accounts import service as accounts
     from screening.core.engine import get_screener
-    from screening.services import accounts
     from screening.services import proposals as intake
     from tests.web.helpers import PASSWORD
 

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
+from screening.accounts import service as accounts
 from screening.core.extensions import db
-from screening.services import accounts
 
 from .helpers import PASSWORD
 

@@ -7,7 +7,8 @@ so a new route without one fails.
 import pytest
 from sqlmodel import select
 
-from screening.models import ROLES, Proposal
+from screening.accounts.models import ROLES
+from screening.models import Proposal
 
 from .authz import SPEC, extend_world
 from .authz.core import OTHER_RESEARCHER, OWNER

@@ -7,9 +7,9 @@ import pytest
 from werkzeug.serving import make_server
 
 from screening import create_app
+from screening.accounts import service as accounts
 from screening.core import migrations
 from screening.core.extensions import db
-from screening.services import accounts
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_isolation]
 

@@ -3,8 +3,9 @@
 import pytest
 from sqlmodel import func, select
 
+from screening.accounts.models import UserSession
 from screening.core.extensions import db
-from screening.models import Proposal, UserSession
+from screening.models import Proposal
 
 from .helpers import PASSWORD, csrf_token_from, form_post_data
 

@@ -5,8 +5,8 @@ from pathlib import Path
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
+from screening.accounts.models import User
 from screening.core.extensions import db
-from screening.models import User
 
 TRANSLATIONS = Path(__file__).resolve().parents[2] / "screening" / "translations"
 

@@ -16,12 +16,15 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import update
 from sqlmodel import select
 
-from screening import notifications
+from screening import portfolio_tasks  # noqa: F401 - registers its mail event (features register theirs)
 from screening.core import outbox
 from screening.core.extensions import db
 from screening.core.models import OutboxMessage
-from screening.models import SentMail
-from screening.notifications import NotificationError, notify
+from screening.notifications import events, render, tasks, transports
+from screening.notifications.events import NotificationError
+from screening.notifications.models import SentMail
+from screening.notifications.service import notify
+from screening.review import notifications as review_events  # noqa: F401 - registers the review's events
 from screening.services import proposals as proposal_service
 
 from .helpers import form_post_data
@@ -85,7 +88,7 @@ def smtp_down(app, monkeypatch):
 
 @pytest.fixture
 def memory(app):
-    sent = notifications.memory_outbox(app)
+    sent = transports.memory_outbox(app)
     sent.clear()
     yield sent
     sent.clear()
@@ -154,11 +157,11 @@ def test_a_secret_in_the_link_is_dropped_from_the_outbox_once_sent(factory, memo
     assert stored.status == "done" and stored.payload["path"] is None and "s3cr3t" not in str(stored.payload)
 
 
-@pytest.mark.parametrize("event", sorted(notifications.EVENTS))
+@pytest.mark.parametrize("event", sorted(events.EVENTS))
 def test_every_event_renders_in_german_and_english(event):
-    spec = notifications.EVENTS[event]
-    de = notifications.render_mail(event, "de", spec.example, action_url=f"{BASE_URL}/x")
-    en = notifications.render_mail(event, "en", spec.example, action_url=f"{BASE_URL}/x")
+    spec = events.EVENTS[event]
+    de = render.render_mail(event, "de", spec.example, action_url=f"{BASE_URL}/x")
+    en = render.render_mail(event, "en", spec.example, action_url=f"{BASE_URL}/x")
     assert de.subject and en.subject and de.subject != en.subject
     assert de.text.startswith("Guten Tag,") and en.text.startswith("Hello,")
     assert "Diese Nachricht wurde automatisch versandt" in de.text
@@ -245,7 +248,7 @@ def test_a_crash_after_sending_resends_with_the_same_message_id(factory, smtp, m
     """The documented at-least-once choice: a lost commit means one duplicate, recognisable by its id."""
     inst = factory.institution()
     user = factory.user(inst)
-    real_record = notifications._record_sent
+    real_record = tasks._record_sent
     crashes = {"left": 1}
 
     def crash_once(*args, **kwargs):
@@ -254,7 +257,7 @@ def test_a_crash_after_sending_resends_with_the_same_message_id(factory, smtp, m
             raise ConnectionError("database went away after the SMTP send")
         return real_record(*args, **kwargs)
 
-    monkeypatch.setattr(notifications, "_record_sent", crash_once)
+    monkeypatch.setattr(tasks, "_record_sent", crash_once)
     [message] = notify(db.session, "decision_issued", recipients=[user], context=_decision())
     db.session.commit()
     assert len(smtp.received) == 2
@@ -346,13 +349,13 @@ def test_injection_strings_appear_literally_and_are_never_evaluated(factory, smt
 
 
 def test_autoescape_is_on_for_text_templates_and_no_template_turns_it_off():
-    env = notifications.environment()
+    env = render.environment()
     template = env.get_template("case_overdue.en.txt")
     assert env.autoescape is True  # every template, whatever its name
     rendered = template.render(case_id=1, proposal_title="<b>x</b>", due_date="2026-01-01", language="en",
                                action_url=None, recipient_name=None)
     assert "&lt;b&gt;x&lt;/b&gt;" in rendered
-    for path in Path(notifications.TEMPLATE_DIR).iterdir():
+    for path in Path(events.TEMPLATE_DIR).iterdir():
         source = path.read_text()
         assert "|safe" not in source.replace(" ", "") and "autoescape false" not in source, path.name
 
@@ -391,15 +394,15 @@ def test_orm_objects_are_refused_in_the_context(factory):
 
 
 def test_the_event_registry_is_data_that_other_modules_extend(monkeypatch):
-    monkeypatch.setattr(notifications, "EVENTS", dict(notifications.EVENTS))
+    monkeypatch.setattr(events, "EVENTS", dict(events.EVENTS))
     with pytest.raises(ValueError, match="no template for en, de"):
-        notifications.register_event(notifications.MailEvent("tests_without_templates", audience="nobody",
+        events.register_event(events.MailEvent("tests_without_templates", audience="nobody",
                                                              required=("partner_name",)))
     with pytest.raises(ValueError, match="reserved"):
-        notifications.register_event(notifications.MailEvent("case_new_copy", audience="committee",
+        events.register_event(events.MailEvent("case_new_copy", audience="committee",
                                                              required=("language",)))
     with pytest.raises(ValueError, match="registered twice"):
-        notifications.register_event(notifications.EVENTS["case_new"])
+        events.register_event(events.EVENTS["case_new"])
 
 
 @pytest.mark.parametrize("overrides, reason", [
@@ -420,10 +423,10 @@ def test_production_refuses_unsafe_mail_settings(overrides, reason):
 def test_transport_follows_the_configuration(app, monkeypatch):
     monkeypatch.setitem(app.config, "MAIL_TRANSPORT", None)
     monkeypatch.setitem(app.config, "MAIL_SMTP_HOST", "smtp.example.org")
-    assert isinstance(notifications.get_transport(app), notifications.SMTPTransport)
+    assert isinstance(transports.get_transport(app), transports.SMTPTransport)
     monkeypatch.setitem(app.config, "MAIL_SMTP_HOST", None)
-    assert isinstance(notifications.get_transport(app), notifications.MemoryTransport)  # TESTING
+    assert isinstance(transports.get_transport(app), transports.MemoryTransport)  # TESTING
     monkeypatch.setitem(app.config, "TESTING", False)
-    transport = notifications.get_transport(app)
-    assert isinstance(transport, notifications.FileTransport)
+    transport = transports.get_transport(app)
+    assert isinstance(transport, transports.FileTransport)
     assert transport.directory == Path(app.instance_path) / "mail"

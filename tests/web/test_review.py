@@ -9,11 +9,12 @@ import pytest
 from sqlmodel import select
 
 from screening import workflow
+from screening.accounts.models import User
 from screening.core.database import utcnow
 from screening.core.errors import Forbidden, IllegalTransition
 from screening.core.extensions import db
 from screening.core.models import AuditEvent
-from screening.models import Proposal, ProposalVersion, User
+from screening.models import Proposal, ProposalVersion
 from screening.review_models import (
     AdvisorInvitation,
     CaseComment,
@@ -408,7 +409,7 @@ def test_advisor_invitation_access_opinion_expiry_and_revocation(app, factory, w
     advisor = db.session.exec(select(User).where(User.email == "expert@advice.example")).one()
     invitation = db.session.exec(select(AdvisorInvitation)).one()
     assert invitation.token_hash and invitation.advisor_id == advisor.id
-    from screening.services import accounts
+    from screening.accounts import service as accounts
 
     assert accounts.roles_in(db.session, advisor, world["inst"].id) == {"external_advisor"}
     # the one-time link sets the password once
@@ -501,7 +502,7 @@ def test_two_chairs_deciding_at_once_yield_one_decision_and_one_conflict(app):
     import threading
     import uuid
 
-    from screening.services import accounts
+    from screening.accounts import service as accounts
     from screening.services import proposals as intake
     from tests.web.helpers import PASSWORD, minimal_proposal
 

@@ -15,9 +15,9 @@ import pytest
 from werkzeug.serving import make_server
 
 from screening import create_app
+from screening.accounts import service as accounts
 from screening.core import migrations
 from screening.core.extensions import db
-from screening.services import accounts
 
 from .test_browser import ARGS, CHROMIUM, OUTPUT
 

@@ -5,11 +5,12 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from screening import notifications, review_tasks
+from screening import review_tasks
 from screening.blueprints.review import notify_overdue_command
 from screening.core.database import utcnow
 from screening.core.extensions import db
 from screening.core.models import AuditEvent
+from screening.notifications import transports
 from screening.review_models import CommitteeMember, ReviewCase
 from screening.services import review
 
@@ -36,7 +37,7 @@ def overdue(factory):
 
 
 def _overdue_mails(app, chair):
-    return [m for m in notifications.memory_outbox(app)
+    return [m for m in transports.memory_outbox(app)
             if m["X-Screening-Event"] == "case_overdue" and chair.email in m["To"]]
 
 
@@ -48,7 +49,7 @@ def test_beat_runs_the_registered_task_hourly(app):
 
 def test_task_notifies_each_overdue_case_once(app, overdue):
     late, chair = overdue
-    notifications.memory_outbox(app).clear()
+    transports.memory_outbox(app).clear()
     app.extensions["celery"].tasks[review_tasks.OVERDUE_TASK].apply().get()
     db.session.expire_all()
     assert db.session.get(ReviewCase, late.id).overdue_notified_at is not None
@@ -62,7 +63,7 @@ def test_task_notifies_each_overdue_case_once(app, overdue):
 
 def test_command_notifies_and_reports(app, overdue):
     late, chair = overdue
-    notifications.memory_outbox(app).clear()
+    transports.memory_outbox(app).clear()
     runner = app.test_cli_runner()
     result = runner.invoke(notify_overdue_command, catch_exceptions=False)
     assert result.exit_code == 0 and result.output.strip() == f"notified 1 overdue case(s): {late.id}"

@@ -5,11 +5,12 @@ import logging
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from forms.auth import ChangePasswordForm, LoginForm, PlainActionForm
+from forms.accounts import ChangePasswordForm, LoginForm, PlainActionForm
+from screening.accounts import service as accounts
+from screening.accounts.access import login_required
 from screening.core.errors import ValidationFailed
 from screening.core.extensions import db, limiter
-from screening.core.security import login_required, safe_next
-from screening.services import accounts
+from screening.core.security import safe_next
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger("screening.auth")
@@ -20,9 +21,9 @@ def login():
     form = LoginForm()
     if request.method == "GET":
         form.next.data = safe_next(request.args.get("next"), "")
-        return render_template("auth/login.html", form=form)
+        return render_template("accounts/login.html", form=form)
     if not form.validate():
-        return render_template("auth/login.html", form=form), 400
+        return render_template("accounts/login.html", form=form), 400
     email = accounts.normalise_email(form.email.data)
     address = request.remote_addr or "unknown"
     over_address = limiter.exceeded(f"login:addr:{address}", current_app.config["LOGIN_LIMIT_ADDRESS"])
@@ -30,14 +31,14 @@ def login():
     if over_address or over_account:
         log.warning("login throttled: address=%s", address)
         form.password.data = ""
-        return render_template("auth/login.html", form=form,
+        return render_template("accounts/login.html", form=form,
                                error=_("Too many attempts. Wait a few minutes and try again.")), 429
     user = accounts.authenticate(db.session, email, form.password.data)
     institution_id = accounts.home_institution_id(db.session, user) if user else None
     if user is None or institution_id is None:
         db.session.rollback()
         log.info("login failed (request %s)", g.request_id)
-        return render_template("auth/login.html", form=form, error=_("Invalid e-mail or password.")), 200
+        return render_template("accounts/login.html", form=form, error=_("Invalid e-mail or password.")), 200
     token = accounts.start_session(db.session, user, institution_id)
     db.session.commit()
     target = safe_next(form.next.data)
@@ -61,7 +62,7 @@ def logout():
 @bp.get("/account")
 @login_required
 def account():
-    return render_template("auth/account.html", roles=sorted(g.actor.roles))
+    return render_template("accounts/account.html", roles=sorted(g.actor.roles))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -81,6 +82,6 @@ def change_password():
             session.permanent = True
             session["sid"] = token
             return redirect(url_for("auth.account", changed=1))
-        return render_template("auth/password.html", form=form), 400
+        return render_template("accounts/password.html", form=form), 400
     status = 400 if request.method == "POST" else 200
-    return render_template("auth/password.html", form=form), status
+    return render_template("accounts/password.html", form=form), status

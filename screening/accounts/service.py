@@ -10,10 +10,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, delete, select
 
+from screening.accounts.models import ROLES, Institution, Membership, User, UserSession
 from screening.core import audit
 from screening.core.database import utcnow
 from screening.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from screening.models import ROLES, Institution, Membership, User, UserSession
 
 _hasher = PasswordHasher()
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")

@@ -1,0 +1,1 @@
+"""Accounts: institutions, users and roles, login and sessions, who may see a page."""

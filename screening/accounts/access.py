@@ -1,0 +1,63 @@
+"""Who is asking: the current user from the session cookie, and the access decorators views use."""
+
+import functools
+import logging
+
+from flask import Flask, abort, current_app, g, redirect, request, session, url_for
+
+from screening.accounts.service import Actor, resolve_session, roles_in
+from screening.core.extensions import db
+
+log = logging.getLogger("screening.web")
+
+
+def load_user() -> None:
+    """``g.user`` and ``g.actor`` (the user in the institution of their session), or ``None``."""
+    g.user = None
+    g.actor = None
+    token = session.get("sid")
+    if not token or not isinstance(token, str):
+        return
+    found = resolve_session(db.session, token, current_app.config["SESSION_MAX_AGE_SECONDS"])
+    if found is None:
+        session.clear()
+        return
+    user, institution_id = found
+    g.user = user
+    roles = roles_in(db.session, user, institution_id)
+    g.actor = Actor(user=user, institution_id=institution_id, roles=roles)
+
+
+def login_required(view):
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if g.get("user") is None:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def roles_required(*roles: str):
+    """Logged in and holding one of ``roles`` in the current institution, else 403."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if g.get("user") is None:
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if not g.actor.has(*roles):
+                log.warning("function-level denial: user=%s institution=%s endpoint=%s",
+                            g.user.id, g.actor.institution_id, request.endpoint)
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.required_roles = roles
+        return wrapped
+
+    return decorator
+
+
+def init_app(app: Flask) -> None:
+    """Load the user before every request (after the core's request guards)."""
+    app.before_request(load_user)

@@ -1,0 +1,72 @@
+"""The ``mail.send`` outbox handler: render, deliver, record (at-least-once; see the package doc)."""
+
+import logging
+from collections.abc import Mapping
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import format_datetime as email_date
+from email.utils import formataddr, parseaddr
+from typing import Any
+
+from flask import current_app
+from sqlmodel import Session, select
+
+from screening.core import outbox
+from screening.core.database import utcnow
+from screening.core.models import OutboxMessage
+from screening.notifications.models import SentMail
+from screening.notifications.render import render_mail
+from screening.notifications.service import MAIL_TASK
+from screening.notifications.transports import MailTransport, get_transport
+
+log = logging.getLogger(__name__)
+
+
+def build_message(payload: Mapping[str, Any], outbox_id: int, config: Mapping) -> EmailMessage:
+    """The complete e-mail for one outbox message (pure; same Message-ID on every retry)."""
+    base_url = str(config.get("BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
+    action_url = base_url + payload["path"] if payload.get("path") else None
+    rendered = render_mail(payload["event"], payload["language"], payload["context"], action_url=action_url,
+                           recipient_name=payload.get("name"))
+    sender = str(config.get("MAIL_FROM") or "screening@localhost")
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    message = EmailMessage(policy=SMTP_POLICY)
+    message["Subject"] = rendered.subject
+    message["From"] = sender
+    message["To"] = formataddr((payload["name"], payload["to"])) if payload.get("name") else payload["to"]
+    message["Date"] = email_date(utcnow())
+    message["Message-ID"] = f"<screening.{outbox_id}.{payload['token']}@{domain}>"
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation auto-replies
+    message["X-Screening-Event"] = payload["event"]
+    message.set_content(rendered.text, charset="utf-8")
+    message.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    message["Content-Language"] = payload["language"]  # after set_content, which drops Content-* headers
+    return message
+
+
+def _record_sent(session: Session, message: OutboxMessage, payload: Mapping, email: EmailMessage,
+                 transport: MailTransport) -> None:
+    session.add(SentMail(outbox_message_id=message.id, event=payload["event"], recipient=payload["to"],
+                         language=payload["language"], message_id=str(email["Message-ID"]),
+                         transport=transport.name))
+    session.flush()
+
+
+@outbox.outbox_task(MAIL_TASK)
+def send_mail(session: Session, payload: dict[str, Any], message: OutboxMessage) -> None:
+    """Render and deliver one notification; at-least-once, never again once recorded as sent."""
+    already = session.scalar(select(SentMail.id).where(SentMail.outbox_message_id == message.id))
+    if already is not None:
+        log.info("mail for outbox message %s was already sent; not sending again", message.id)
+        return
+    app = current_app._get_current_object()
+    email = build_message(payload, message.id, app.config)
+    transport = get_transport(app)
+    sender = parseaddr(str(app.config.get("MAIL_FROM") or ""))[1] or "screening@localhost"
+    transport.send(email, sender, [payload["to"]])
+    # Sent: record it in the transaction that marks the outbox message done. Should this commit
+    # fail, the retry sends again with the same Message-ID (at-least-once, see the module doc).
+    _record_sent(session, message, payload, email, transport)
+    # The link may carry a one-time secret (an advisor's set-password token): keep it no longer.
+    message.payload = {**payload, "path": None}
+    session.add(message)

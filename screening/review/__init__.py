@@ -1,0 +1,1 @@
+"""Committee review: committees and routing, the case, deliberation, advisors and decisions."""

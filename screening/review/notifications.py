@@ -1,0 +1,47 @@
+"""The committee review's mail events (templates in ``templates/mail/``)."""
+
+from screening.notifications.events import MailEvent, register_event
+
+OUTCOMES = ("approved", "approved_with_conditions", "declined")
+TIERS = ("low", "medium", "high", "critical")
+_TITLE = "Coastal sediment transport modelling"
+
+register_event(MailEvent(
+    "information_requested", audience="researcher",
+    required=("proposal_id", "proposal_title", "questions"), optional=("due_date", "institution_name"),
+    link="/proposals/{proposal_id}",
+    example={"proposal_id": 1, "proposal_title": _TITLE, "questions": "Which data leave the EU?",
+             "due_date": "2026-12-24"},
+))
+register_event(MailEvent(
+    "decision_issued", audience="researcher",
+    required=("proposal_id", "proposal_title", "outcome"), optional=("institution_name",),
+    choices={"outcome": OUTCOMES}, link="/proposals/{proposal_id}",
+    example={"proposal_id": 1, "proposal_title": _TITLE, "outcome": "approved_with_conditions"},
+))
+register_event(MailEvent(
+    "case_new", audience="committee",
+    required=("case_id", "proposal_title", "tier"), optional=("due_date", "researcher_name", "institution_name"),
+    choices={"tier": TIERS}, link="/review/cases/{case_id}",
+    example={"case_id": 1, "proposal_title": _TITLE, "tier": "high", "due_date": "2026-12-24",
+             "researcher_name": "Dr. Ada Example"},
+))
+register_event(MailEvent(
+    "case_resubmitted", audience="committee",
+    required=("case_id", "proposal_title", "version_number"), optional=("researcher_name", "institution_name"),
+    link="/review/cases/{case_id}",
+    example={"case_id": 1, "proposal_title": _TITLE, "version_number": 2, "researcher_name": "Dr. Ada Example"},
+))
+register_event(MailEvent(
+    "case_overdue", audience="committee",
+    required=("case_id", "proposal_title", "due_date"), optional=("institution_name",),
+    link="/review/cases/{case_id}",
+    example={"case_id": 1, "proposal_title": _TITLE, "due_date": "2026-12-24"},
+))
+register_event(MailEvent(
+    "advisor_invited", audience="external_advisor",
+    required=("case_id", "proposal_title", "inviter_name"), optional=("expires_at", "institution_name"),
+    link="/review/cases/{case_id}",
+    example={"case_id": 1, "proposal_title": _TITLE, "inviter_name": "Prof. Chair Example",
+             "expires_at": "2026-12-24T12:00:00+00:00"},
+))
