@@ -12,7 +12,7 @@ from rules import Screener
 from screening import create_app
 from screening.accounts import service as accounts
 from screening.core.extensions import db
-from screening.services import proposals as svc
+from screening.proposals import service as svc
 from screening.services import tokens
 
 COUNTRIES = ("DK", "CN", "DE", "US", "IN", "FR", "JP", "BR")

@@ -43,8 +43,8 @@ LISTED = ["Harbin Institute of Technology", "Beihang University", "Northwestern 
 def seed(engine, n: int) -> dict:
     from screening.accounts.models import Institution, Membership, User
     from screening.accounts.service import hash_password
-    from screening.models import Proposal
     from screening.portfolio_models import ProposalField, ProposalFlag, ProposalPartner, ProposalScreening
+    from screening.proposals.models import Proposal
 
     rnd = random.Random(1)
     now = datetime.now(UTC)

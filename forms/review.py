@@ -16,7 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
-from forms.proposal import CheckboxesField, _choices
+from forms.proposals import CheckboxesField, _choices
 from forms.validators import PlainText, strip_filter
 
 DISPOSITION_CHOICES = [

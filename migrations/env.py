@@ -9,10 +9,10 @@ import screening.accounts.models
 import screening.api_models
 import screening.core.models
 import screening.document_models
-import screening.models
 import screening.notifications.models
 import screening.portfolio_models
-import screening.review_models  # noqa: F401
+import screening.proposals.models
+import screening.review.models  # noqa: F401
 from screening.core.database import UTCDateTime
 
 config = context.config

@@ -58,13 +58,14 @@ def create_app(config: dict | None = None) -> Flask:
     access.init_app(app)  # then the current user
 
     from screening.accounts import views as auth
-    from screening.blueprints import proposals
     from screening.core import views as main
+    from screening.proposals import views as proposals
+    from screening.review import views as review
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(proposals.bp)
-    app.register_blueprint(__import__("screening.blueprints.review", fromlist=["bp"]).bp)  # committee review
+    app.register_blueprint(review.bp)  # committee review
     __import__("screening.blueprints.api", fromlist=["init_app"]).init_app(app)  # JSON API + token pages
     app.register_blueprint(__import__("screening.blueprints.reports", fromlist=["bp"]).bp)  # international office
     app.register_blueprint(__import__("screening.blueprints.documents", fromlist=["bp"]).bp)  # letters, /verify

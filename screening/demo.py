@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from screening.accounts import service as accounts
 from screening.accounts.models import ROLES, Institution
 from screening.core.engine import get_screener
-from screening.services import proposals as svc
+from screening.proposals import service as svc
 
 DEMO_PASSWORD = "screening-demo"  # noqa: S105 - printed on purpose for the demo installation
 INSTITUTIONS = [("nordhafen", "Universität Nordhafen"), ("rheinau", "Technische Hochschule Rheinau")]
@@ -169,10 +169,10 @@ REVIEW_STEPS = {0: "dispositions", 1: "information_requested", 2: "decided", 3: 
 
 def _committees(session: Session, inst: Institution, users: dict) -> None:
     """A central commission (the default) and an engineering faculty committee, routed by FORD field 2."""
-    from screening.review_models import Committee, CommitteeMember, RoutingRule
-    from screening.services import review
+    from screening.review import routing
+    from screening.review.models import Committee, CommitteeMember, RoutingRule
 
-    central = review.ensure_setup(session, None, inst.id)
+    central = routing.ensure_setup(session, None, inst.id)
     central.name = "Central commission for research security"
     engineering = Committee(institution_id=inst.id, name="Faculty of Engineering committee", due_days=21)
     session.add_all([central, engineering])
@@ -187,27 +187,27 @@ def _committees(session: Session, inst: Institution, users: dict) -> None:
 
 
 def _deliberate(session: Session, users: dict, researcher, proposal, step: str, screener) -> None:
-    from screening.services import review
+    from screening.review import cases, decisions, deliberation, routing
 
-    case = review.case_for_proposal(session, proposal)
+    case = routing.case_for_proposal(session, proposal)
     if case is None or proposal.status != "in_review":
         return
     chair = accounts.Actor(users["committee_chair"], case.institution_id,
                            frozenset({"committee_chair"}))
     member = accounts.Actor(users["committee_member"], case.institution_id, frozenset({"committee_member"}))
-    as_chair, as_member = review.get_case(session, chair, case.id), review.get_case(session, member, case.id)
-    flags = review.flags_of(review.latest_version(session, proposal))
+    as_chair, as_member = cases.get_case(session, chair, case.id), cases.get_case(session, member, case.id)
+    flags = cases.flags_of(cases.latest_version(session, proposal))
     if flags:
-        review.record_disposition(session, as_member, flags[0]["key"], "confirmed",
-                                  "The listed institution is the partner named in the proposal.")
-    review.add_comment(session, as_member, "internal", "Check which laboratory the partner works in.")
+        deliberation.record_disposition(session, as_member, flags[0]["key"], "confirmed",
+                                        "The listed institution is the partner named in the proposal.")
+    deliberation.add_comment(session, as_member, "internal", "Check which laboratory the partner works in.")
     if step == "comments":
-        review.add_comment(session, as_chair, "message", "Thank you, the committee will discuss this in May.")
+        deliberation.add_comment(session, as_chair, "message", "Thank you, the committee will discuss this in May.")
     if step == "information_requested":
-        review.request_information(session, as_chair, "Which department of the partner takes part, and will "
+        deliberation.request_information(session, as_chair, "Which department of the partner takes part, and will "
                                                         "any export-controlled equipment be shared?")
     if step == "decided":
-        review.cast_vote(session, as_member, "approve_with_conditions", "Acceptable with the usual conditions.")
-        template = review.condition_templates(session, case.institution_id)[0]
-        review.decide(session, as_chair, case.version, "approved_with_conditions",
-                      "The collaboration may go ahead under the conditions below.", [template.id], [])
+        deliberation.cast_vote(session, as_member, "approve_with_conditions", "Acceptable with the usual conditions.")
+        template = decisions.condition_templates(session, case.institution_id)[0]
+        decisions.decide(session, as_chair, case.version, "approved_with_conditions",
+                         "The collaboration may go ahead under the conditions below.", [template.id], [])

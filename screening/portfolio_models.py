@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from screening.core.database import UTCDateTime, utcnow
-from screening.models import Proposal
+from screening.proposals.models import Proposal
 
 IMPORT_STATUSES = ("pending", "running", "done", "failed")
 RESCREEN_STATUSES = ("pending", "running", "done", "failed")

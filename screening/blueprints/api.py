@@ -15,15 +15,15 @@ import orjson
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from sqlalchemy.exc import IntegrityError
 
-from screening import workflow
 from screening.accounts.access import roles_required
 from screening.accounts.models import ROLES
 from screening.core.countries import ISO_CODES
 from screening.core.engine import get_screener
 from screening.core.errors import ValidationFailed
 from screening.core.extensions import csrf, db
-from screening.services import proposals as svc
-from screening.services import review
+from screening.proposals import service as svc
+from screening.proposals import workflow
+from screening.review import case_page, cases, decisions, deliberation, queues
 from screening.web import api_support as api
 from screening.web.api_support import ApiProblem
 
@@ -351,7 +351,7 @@ ASSIGNEE_RE = re.compile(r"^(me|none|[0-9]{1,9})$")
 CASE_FILTERS = (
     {"name": "status", "in": "query", "required": False, "description": "Default: in review and information "
      "requested", "schema": {"enum": list(workflow.STATES)}},
-    {"name": "tier", "in": "query", "required": False, "schema": {"enum": list(review.TIER_ORDER)}},
+    {"name": "tier", "in": "query", "required": False, "schema": {"enum": list(queues.TIER_ORDER)}},
     {"name": "category", "in": "query", "required": False, "description": "A flag category",
      "schema": {"enum": list(FLAG_CATEGORIES)}},
     {"name": "country", "in": "query", "required": False, "description": "A partner country (ISO 3166-1 alpha-2)",
@@ -382,7 +382,7 @@ def _enum_arg(name: str, allowed) -> str | None:
 def _case_filters() -> dict:
     """The web queue's filters, but strict: a bad value is a 400 problem, not ignored."""
     filters: dict = {}
-    for name, allowed in (("status", workflow.STATES), ("tier", review.TIER_ORDER),
+    for name, allowed in (("status", workflow.STATES), ("tier", queues.TIER_ORDER),
                           ("category", FLAG_CATEGORIES), ("country", ISO_CODES)):
         if (value := _enum_arg(name, allowed)) is not None:
             filters[name] = value
@@ -473,13 +473,13 @@ def _case_json(access, page: dict) -> dict:
 @bp.get("/cases")
 @operation("get", "/cases", "The committee queue: cases of your committees, newest first (keyset pagination)",
            {"200": _json("One page", "CasePage"), "400": _problem("Bad filter, limit or cursor")},
-           tags=("cases",), roles=review.COMMITTEE_ROLES, parameters=CASE_FILTERS)
-@roles_required(*review.COMMITTEE_ROLES)
+           tags=("cases",), roles=cases.COMMITTEE_ROLES, parameters=CASE_FILTERS)
+@roles_required(*cases.COMMITTEE_ROLES)
 def list_cases():
     filters = _case_filters()
     limit = api.int_arg("limit", 20, 1, 100)
     before = api.decode_cursor("cases")
-    rows = [r for r in review.queue(db.session, g.actor, filters) if before is None or r.case.id < before]
+    rows = [r for r in queues.queue(db.session, g.actor, filters) if before is None or r.case.id < before]
     rows.sort(key=lambda r: r.case.id, reverse=True)
     more = len(rows) > limit
     rows = rows[:limit]
@@ -491,11 +491,11 @@ def list_cases():
 @operation("get", "/cases/{case_id}", "A case: the proposal as submitted, its flags, dispositions and decision",
            {"200": _json("The case; ETag is its version", "Case", ETAG),
             "404": _problem("Not found, or not a case of your committees")},
-           tags=("cases",), roles=review.COMMITTEE_ROLES, parameters=(CASE_ID,))
-@roles_required(*review.COMMITTEE_ROLES)
+           tags=("cases",), roles=cases.COMMITTEE_ROLES, parameters=(CASE_ID,))
+@roles_required(*cases.COMMITTEE_ROLES)
 def get_case(case_id: int):
-    access = review.get_case(db.session, g.actor, case_id)
-    page = review.case_page(db.session, access)
+    access = cases.get_case(db.session, g.actor, case_id)
+    page = case_page.case_page(db.session, access)
     return jsonify(_case_json(access, page)), 200, {"ETag": _etag(access.case)}
 
 
@@ -506,16 +506,16 @@ def get_case(case_id: int):
             "403": _problem("Not a committee member, you declared a conflict of interest, or read scope"),
             "404": _problem("No such case or flag"),
             "409": _problem("The case is not under review")},
-           tags=("cases",), roles=review.COMMITTEE_ROLES, parameters=(CASE_ID, FLAG_KEY),
+           tags=("cases",), roles=cases.COMMITTEE_ROLES, parameters=(CASE_ID, FLAG_KEY),
            body="CaseDispositionInput", scope="write")
-@roles_required(*review.COMMITTEE_ROLES)
+@roles_required(*cases.COMMITTEE_ROLES)
 def put_disposition(case_id: int, flag_key: str):
-    access = review.get_case(db.session, g.actor, case_id)
+    access = cases.get_case(db.session, g.actor, case_id)
     if not FLAG_KEY_RE.match(flag_key):
         raise ApiProblem(404, "There is no such flag on the case's current version.")
     data = _body("CaseDispositionInput")
     try:
-        row = review.record_disposition(db.session, access, flag_key, data["disposition"], data["reason"])
+        row = deliberation.record_disposition(db.session, access, flag_key, data["disposition"], data["reason"])
     except ValidationFailed as exc:
         if "flag" in exc.errors:
             raise ApiProblem(404, "There is no such flag on the case's current version.") from None
@@ -537,7 +537,7 @@ def put_disposition(case_id: int, flag_key: str):
            body="CaseDecisionInput", scope="write")
 @roles_required("committee_chair")
 def decide_case(case_id: int):
-    access = review.get_case(db.session, g.actor, case_id)
+    access = cases.get_case(db.session, g.actor, case_id)
     data = _body("CaseDecisionInput")
     if "If-Match" not in request.headers:
         raise ApiProblem(428, "Send If-Match with the ETag of GET /cases/{case_id}.",
@@ -549,10 +549,10 @@ def decide_case(case_id: int):
                               "Read it again.", type_=api.PROBLEM_BASE + "stale",
                          errors=[{"parameter": "If-Match", "detail": "does not match the current ETag"}])
     try:
-        decision = review.decide(db.session, access, seen, data["outcome"], data["reasoning"],
-                                 list(data.get("conditions") or []), list(data.get("free_conditions") or []))
+        decision = decisions.decide(db.session, access, seen, data["outcome"], data["reasoning"],
+                                    list(data.get("conditions") or []), list(data.get("free_conditions") or []))
         db.session.commit()
-    except review.StaleCase:  # a concurrent decision won between our read and our write
+    except cases.StaleCase:  # a concurrent decision won between our read and our write
         db.session.rollback()
         raise ApiProblem(412, "Someone else changed this case in the meantime. Read it again.",
                          type_=api.PROBLEM_BASE + "stale",

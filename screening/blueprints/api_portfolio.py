@@ -16,13 +16,13 @@ from datetime import UTC, date, datetime
 from flask import Response, current_app, g, request
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from screening import workflow
 from screening.accounts.access import roles_required
 from screening.core.countries import ISO_CODES
 from screening.core.errors import ValidationFailed
 from screening.core.extensions import db
 from screening.core.i18n import CATEGORY_ORDER
 from screening.portfolio import exports
+from screening.proposals import workflow
 from screening.services import portfolio as svc
 from screening.web import api_support as api
 from screening.web.api_support import ApiProblem

@@ -70,7 +70,7 @@ def portfolio():
 
 
 def _statuses():
-    from screening import workflow
+    from screening.proposals import workflow
 
     return [s for s in workflow.STATES if s != workflow.DRAFT]
 

@@ -32,7 +32,9 @@ from screening.core.errors import Conflict, NotFound
 from screening.core.models import OutboxMessage
 from screening.core.outbox import FAILED, PENDING, enqueue, outbox_task
 from screening.document_models import GeneratedDocument
-from screening.models import Proposal, ProposalVersion
+from screening.proposals import signals as proposal_signals
+from screening.proposals.models import Proposal, ProposalVersion
+from screening.review import signals as review_signals
 
 from .assets import default_registry
 from .dbstore import DatabaseDocumentStore
@@ -119,7 +121,7 @@ def request_decision_letter(session: Session, decision) -> OutboxMessage:
     """
     if decision.id is None:
         session.flush()
-    from screening.review_models import Decision
+    from screening.review.models import Decision
 
     older = [d.id for d in session.exec(select(Decision).where(Decision.case_id == decision.case_id,
                                                                 Decision.id != decision.id)).all()]
@@ -138,6 +140,16 @@ def request_fast_track_letter(session: Session, proposal: Proposal) -> OutboxMes
         session.flush()
     return _request(session, "fast_track_letter", FAST_TRACK_TASK, "proposal", proposal.id, proposal.id,
                     proposal.institution_id)
+
+
+@proposal_signals.fast_tracked.connect
+def _clearance_letter(proposal: Proposal, *, session: Session) -> None:
+    request_fast_track_letter(session, proposal)
+
+
+@review_signals.decided.connect
+def _decision_letter(decision, *, session: Session) -> None:
+    request_decision_letter(session, decision)
 
 
 # ---------------------------------------------------------------- storage and signing
@@ -187,8 +199,8 @@ def create_demo_signing_keys(session: Session | None, institutions: list[tuple[s
 
 def request_missing_letters(session: Session) -> list[int]:
     """Request letters for current decisions and fast-tracked proposals that have none (demo, upgrades)."""
-    from screening import workflow
-    from screening.review_models import Decision
+    from screening.proposals import workflow
+    from screening.review.models import Decision
 
     messages = []
     have = set(session.exec(select(GeneratedDocument.object_type, GeneratedDocument.object_id)).all())
@@ -253,7 +265,7 @@ def _common(session: Session, proposal: Proposal, version: ProposalVersion, doc:
 
 def decision_context(session: Session, decision, doc: GeneratedDocument) -> tuple[dict[str, Any], str]:
     """(context, language) of a decision letter, from the frozen version the decision was made on."""
-    from screening.review_models import Committee, ReviewCase
+    from screening.review.models import Committee, ReviewCase
 
     proposal = session.get(Proposal, decision.proposal_id)
     version = _latest_version(session, proposal.id, decision.version_number)
@@ -335,7 +347,7 @@ def _produce(session: Session, doc: GeneratedDocument, template: str, context: d
 
 @outbox_task(DECISION_TASK)
 def render_decision_letter(session: Session, payload: dict[str, Any], message: OutboxMessage) -> None:
-    from screening.review_models import Decision
+    from screening.review.models import Decision
 
     decision_id = payload.get("object_id", payload.get("decision_id"))
     decision = session.get(Decision, decision_id)
@@ -381,8 +393,8 @@ def read_bytes(session: Session, doc: GeneratedDocument) -> bytes:
 
 def _committee_access(session: Session, actor, doc: GeneratedDocument) -> str | None:
     """``chair``/``member`` if the actor sits (not recused) on the committee of the document's case."""
-    from screening.review_models import ConflictDeclaration, ReviewCase
-    from screening.services.review import committee_role
+    from screening.review.cases import committee_role
+    from screening.review.models import ConflictDeclaration, ReviewCase
 
     if not actor.has("committee_member", "committee_chair") or doc.proposal_id is None:
         return None
@@ -510,7 +522,7 @@ def _verified(session: Session, doc: GeneratedDocument) -> Verified:
     proposal = session.get(Proposal, doc.proposal_id)
     decision = issued = None
     if doc.object_type == "decision":
-        from screening.review_models import Decision
+        from screening.review.models import Decision
 
         d = session.get(Decision, doc.object_id)
         decision, issued = d.outcome, d.decided_at

@@ -1,8 +1,14 @@
-"""The committee review's mail events (templates in ``templates/mail/``)."""
+"""The committee review's mail events (templates in ``templates/mail/``) and how a case sends them."""
 
-from screening.notifications.events import MailEvent, register_event
+from sqlmodel import Session
 
-OUTCOMES = ("approved", "approved_with_conditions", "declined")
+from screening.accounts.models import Institution, User
+from screening.notifications.events import EVENTS, MailEvent, register_event
+from screening.notifications.service import notify
+from screening.proposals.models import Proposal
+from screening.review.cases import committee_members
+from screening.review.models import OUTCOMES, ReviewCase
+
 TIERS = ("low", "medium", "high", "critical")
 _TITLE = "Coastal sediment transport modelling"
 
@@ -45,3 +51,24 @@ register_event(MailEvent(
     example={"case_id": 1, "proposal_title": _TITLE, "inviter_name": "Prof. Chair Example",
              "expires_at": "2026-12-24T12:00:00+00:00"},
 ))
+
+
+def notify_case(session: Session, event: str, proposal: Proposal, case: ReviewCase, *, path: str | None = None,
+                to: list[User] | None = None, **context) -> None:
+    """Hand an event to :mod:`screening.notifications` (mail leaves through the outbox after commit).
+
+    Researcher events go to the proposal's owner, committee events to the case's committee,
+    unless ``to`` names the recipients.
+    """
+    if to is None:
+        if EVENTS[event].audience == "researcher":
+            to = [session.get(User, proposal.owner_id)]
+        else:
+            to = [user for user, _role in committee_members(session, case.committee_id)]
+    if not to:
+        return
+    institution = session.get(Institution, case.institution_id)
+    ids = {"proposal_id": proposal.id} if EVENTS[event].audience == "researcher" \
+        else {"case_id": case.id}
+    notify(session, event, recipients=to, path=path,
+           context={**ids, "proposal_title": proposal.title, "institution_name": institution.name, **context})

@@ -23,13 +23,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from screening import workflow
 from screening.accounts.models import Institution, Membership, User
 from screening.accounts.service import Actor
 from screening.core import audit
 from screening.core.database import utcnow
 from screening.core.errors import Forbidden, NotFound, ValidationFailed
-from screening.models import Proposal, ProposalVersion
 from screening.portfolio_models import (
     ImportItem,
     ImportJob,
@@ -40,6 +38,9 @@ from screening.portfolio_models import (
     RescreenJob,
     ScreeningEvent,
 )
+from screening.proposals import signals as proposal_signals
+from screening.proposals import workflow
+from screening.proposals.models import Proposal, ProposalVersion
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +85,9 @@ def _severity_rank(level: str) -> int:
 
 def flag_key(flag: dict[str, Any]) -> str:
     """Stable identity of a flag (the rule and what it is about; match scores and list versions left out)."""
-    from screening.services import review
+    from screening.review import cases
 
-    return review.flag_key(flag)
+    return cases.flag_key(flag)
 
 
 def summarise(result: dict[str, Any]) -> dict[str, Any]:
@@ -185,6 +186,12 @@ def flush_batch(session: Session, batch: dict[Any, list]) -> None:
 def index_version(session: Session, proposal: Proposal, version: ProposalVersion, cause: str = "submission") -> None:
     """Called by the intake after a version is frozen and screened."""
     index_screening(session, proposal, version.proposal_json, version.result_json, version.number, cause)
+
+
+@proposal_signals.screened.connect
+def index_submission(proposal: Proposal, *, session: Session, version: ProposalVersion) -> None:
+    """A submitted version was screened: its search facets."""
+    index_version(session, proposal, version)
 
 
 def reindex_all(session: Session, institution_id: int | None = None, limit: int | None = None) -> int:
@@ -371,7 +378,7 @@ def _filtered(institution_id: int, f: Filters):
             ProposalField.proposal_id == Proposal.id, ProposalField.institution_id == institution_id,
             sa.or_(ProposalField.code == f.field, ProposalField.code.like(f.field + ".%"))))
     if f.committee is not None:
-        from screening.review_models import ReviewCase
+        from screening.review.models import ReviewCase
 
         conds.append(sa.exists().where(ReviewCase.proposal_id == Proposal.id,
                                        ReviewCase.committee_id == f.committee,
@@ -536,7 +543,7 @@ def filter_choices(session: Session, actor: Actor) -> dict[str, Any]:
     categories = list(CATEGORY_ORDER)
     committees = []
     try:
-        from screening.review_models import Committee
+        from screening.review.models import Committee
 
         committees = [(c.id, c.name) for c in session.exec(
             select(Committee).where(Committee.institution_id == inst).order_by(Committee.name)).all()]
@@ -635,7 +642,7 @@ def dashboard_for(session: Session, inst: int, now: datetime | None = None) -> d
 
 def _decisions(session: Session, inst: int):
     try:
-        from screening.review_models import Committee, Decision, ReviewCase
+        from screening.review.models import Committee, Decision, ReviewCase
     except ImportError:  # pragma: no cover
         return [], [], []
     current = [Decision.institution_id == inst, Decision.superseded_at.is_(None)]
@@ -767,7 +774,7 @@ def get_import(session: Session, actor: Actor, job_id: int) -> ImportJob:
 
 def run_import_chunk(session: Session, job_id: int, screener, chunk: int = CHUNK) -> bool:
     """Screen the next chunk of an import; returns True when items remain. Idempotent by cursor."""
-    from screening.services import review
+    from screening.review import routing
 
     job = session.get(ImportJob, job_id)
     if job is None or job.status in ("done", "failed"):
@@ -797,7 +804,7 @@ def run_import_chunk(session: Session, job_id: int, screener, chunk: int = CHUNK
                                 as_system=True)
             nxt = workflow.FAST_TRACKED if version.route == "fast_track" else workflow.IN_REVIEW
             workflow.transition(session, proposal, nxt, user, {"version": 1}, as_system=True)
-            review.open_case(session, user, proposal, version)
+            routing.open_case(session, user, proposal, version)
             index_screening(session, proposal, data, result, 1, f"import {job.id}", batch=batch)
         job.last_item_id = item.id
         job.done += 1
@@ -1000,7 +1007,7 @@ def reopen_for_committee(session: Session, proposal: Proposal, cause: str) -> No
     workflow.transition(session, proposal, workflow.IN_REVIEW, None,
                         {"reason": f"re-screen: {cause}"[:300]}, as_system=True)
     try:
-        from screening.review_models import Committee, ReviewCase
+        from screening.review.models import Committee, ReviewCase
     except ImportError:  # pragma: no cover
         return
     case = session.exec(select(ReviewCase).where(ReviewCase.proposal_id == proposal.id)).first()

@@ -7,7 +7,7 @@ from sqlmodel import Session
 
 from screening.accounts.models import Institution
 from screening.core.database import utcnow
-from screening.models import Proposal
+from screening.proposals.models import Proposal
 from screening.services import portfolio
 
 TEXT = {

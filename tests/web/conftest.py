@@ -185,7 +185,7 @@ class Factory:
 
     def proposal(self, user: User, institution: Institution, submit: bool = False, **overrides):
         from screening.core.engine import get_screener
-        from screening.services import proposals as svc
+        from screening.proposals import service as svc
 
         data = minimal_proposal(**overrides)
         actor = self.actor(user, institution)

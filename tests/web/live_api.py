@@ -24,10 +24,11 @@ def _seed_case(inst, chair) -> None:
     """The default committee chaired by ``chair`` and one case in review: another researcher's
     proposal with a listed partner."""
     from screening.core.engine import get_screener
-    from screening.review_models import CommitteeMember
-    from screening.services import proposals, review
+    from screening.proposals import service as proposals
+    from screening.review import routing
+    from screening.review.models import CommitteeMember
 
-    committee = review.ensure_setup(db.session, None, inst.id)
+    committee = routing.ensure_setup(db.session, None, inst.id)
     db.session.add(CommitteeMember(committee_id=committee.id, user_id=chair.id, role="chair"))
     other = accounts.create_user(db.session, None, inst, "live-researcher2@example.org", "Second Researcher",
                                  PASSWORD, ["researcher"])

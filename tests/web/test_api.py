@@ -12,7 +12,7 @@ from screening.blueprints.api import OPERATIONS
 from screening.core.database import utcnow
 from screening.core.extensions import db
 from screening.core.models import AuditEvent
-from screening.models import Proposal, ProposalVersion
+from screening.proposals.models import Proposal, ProposalVersion
 from screening.services import tokens
 from screening.web.api_schema import SCHEMA_DIR
 

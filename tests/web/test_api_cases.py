@@ -7,11 +7,13 @@ import jsonschema
 import pytest
 from sqlmodel import select
 
+from screening.accounts import service as accounts
 from screening.core.extensions import db
 from screening.core.models import AuditEvent
-from screening.models import Proposal
-from screening.review_models import CommitteeMember, ConflictDeclaration, Decision, FlagDisposition, ReviewCase
-from screening.services import review, tokens
+from screening.proposals.models import Proposal
+from screening.review import cases, decisions, deliberation, routing
+from screening.review.models import CommitteeMember, ConflictDeclaration, Decision, FlagDisposition, ReviewCase
+from screening.services import tokens
 
 from .helpers import minimal_proposal
 from .test_api import assert_problem, bearer
@@ -30,15 +32,15 @@ def world(factory):
         "advisor": factory.user(inst, "external_advisor"),
         "foreign_chair": factory.user(other, "committee_chair"),
     }
-    committee = review.ensure_setup(db.session, None, inst.id)
+    committee = routing.ensure_setup(db.session, None, inst.id)
     db.session.add(CommitteeMember(committee_id=committee.id, user_id=users["member"].id, role="member"))
     db.session.add(CommitteeMember(committee_id=committee.id, user_id=users["chair"].id, role="chair"))
-    foreign = review.ensure_setup(db.session, None, other.id)
+    foreign = routing.ensure_setup(db.session, None, other.id)
     db.session.add(CommitteeMember(committee_id=foreign.id, user_id=users["foreign_chair"].id, role="chair"))
     db.session.commit()
     proposal = factory.proposal(users["researcher"], inst, submit=True, title="Legged robots with HIT",
                                 research_fields=["2.2"], partners=HARBIN)
-    case = review.case_for_proposal(db.session, proposal)
+    case = routing.case_for_proposal(db.session, proposal)
     toks = {}
     for name, user in users.items():
         _, toks[name] = tokens.create(db.session, factory.actor(user, other if name == "foreign_chair" else inst),
@@ -92,7 +94,7 @@ def test_queue_pages_with_stable_cursors(client, factory, world):
     for i in range(4):
         p = factory.proposal(world["users"]["researcher"], world["inst"], submit=True, title=f"HIT project {i}",
                              partners=HARBIN)
-        ids.append(review.case_for_proposal(db.session, p).id)
+        ids.append(routing.case_for_proposal(db.session, p).id)
     first = client.get("/api/v1/cases?limit=2", headers=h(world, "chair")).get_json()
     factory.proposal(world["users"]["researcher"], world["inst"], submit=True, title="Newest", partners=HARBIN)
     cursor = first["next_cursor"]
@@ -145,8 +147,8 @@ def test_case_of_another_institution_or_committee_is_404_and_logged(client, worl
 
 
 def _flag(world, category="partner"):
-    version = review.latest_version(db.session, db.session.get(Proposal, world["proposal"].id))
-    return next(f for f in review.flags_of(version) if f["category"] == category)
+    version = cases.latest_version(db.session, db.session.get(Proposal, world["proposal"].id))
+    return next(f for f in cases.flags_of(version) if f["category"] == category)
 
 
 def test_recused_member_sees_no_deliberation_and_changes_nothing(client, world):
@@ -155,9 +157,9 @@ def test_recused_member_sees_no_deliberation_and_changes_nothing(client, world):
     r = client.put(f"{url}/flags/{key}/disposition", headers=h(world, "chair"),
                    json={"disposition": "confirmed", "reason": "DELIBERATION-TEXT"})
     assert r.status_code == 200
-    access = review.get_case(db.session, review.accounts.Actor(world["users"]["member"], world["inst"].id,
+    access = cases.get_case(db.session, accounts.Actor(world["users"]["member"], world["inst"].id,
                                                                frozenset({"committee_member"})), world["case"].id)
-    review.declare_conflict(db.session, access, "co-author")
+    deliberation.declare_conflict(db.session, access, "co-author")
     db.session.commit()
     doc = case_doc(client, world, "member").get_json()
     assert doc["recused"] is True and doc["dispositions"] is None and "DELIBERATION-TEXT" not in str(doc)
@@ -169,7 +171,7 @@ def test_recused_member_sees_no_deliberation_and_changes_nothing(client, world):
 
 
 def test_recused_chair_cannot_decide(client, world):
-    access = review.get_case(db.session, review.accounts.Actor(world["users"]["chair"], world["inst"].id,
+    access = cases.get_case(db.session, accounts.Actor(world["users"]["chair"], world["inst"].id,
                                                                frozenset({"committee_chair"})), world["case"].id)
     db.session.add(ConflictDeclaration(case_id=access.case.id, user_id=world["users"]["chair"].id, reason="x"))
     db.session.commit()
@@ -219,7 +221,7 @@ def test_disposition_is_recorded_audited_and_validated(client, world):
 
 def test_disposition_on_a_case_not_under_review_is_409(client, factory, world):
     low = factory.proposal(world["users"]["researcher"], world["inst"], submit=True, title="Sediments")
-    case = review.case_for_proposal(db.session, low)
+    case = routing.case_for_proposal(db.session, low)
     assert low.status == "fast_tracked"
     r = client.put(f"/api/v1/cases/{case.id}/flags/0123456789abcdef/disposition", headers=h(world, "chair"),
                    json={"disposition": "confirmed", "reason": "x"})
@@ -256,7 +258,7 @@ def test_decision_needs_if_match_and_refuses_a_stale_etag(client, world):
     assert len(db.session.exec(select(Decision)).all()) == 1
     assert len(db.session.exec(select(AuditEvent).where(AuditEvent.action == "decision.issued")).all()) == 1
     # a correction with the current ETag supersedes it
-    template = review.condition_templates(db.session, world["inst"].id)[0]
+    template = decisions.condition_templates(db.session, world["inst"].id)[0]
     r = client.post(url, headers=h(world, "chair", **{"If-Match": new_etag}),
                     json={"outcome": "approved_with_conditions", "reasoning": "Corrected",
                           "conditions": [template.id], "free_conditions": ["Report twice a year"]})
@@ -286,7 +288,7 @@ def test_decision_body_is_validated_and_mass_assignment_refused(client, world):
 
 def test_decision_on_a_fast_tracked_case_is_409(client, factory, world):
     low = factory.proposal(world["users"]["researcher"], world["inst"], submit=True, title="Sediments")
-    case = review.case_for_proposal(db.session, low)
+    case = routing.case_for_proposal(db.session, low)
     etag = client.get(f"/api/v1/cases/{case.id}", headers=h(world, "chair")).headers["ETag"]
     r = client.post(f"/api/v1/cases/{case.id}/decision", headers=h(world, "chair", **{"If-Match": etag}),
                     json={"outcome": "approved", "reasoning": "x"})
@@ -304,7 +306,7 @@ def test_two_chairs_deciding_through_the_api_at_once(app, monkeypatch):
 
     from screening.accounts import service as accounts
     from screening.core.engine import get_screener
-    from screening.services import proposals as intake
+    from screening.proposals import service as intake
     from tests.web.helpers import PASSWORD
 
     with app.app_context():
@@ -312,7 +314,7 @@ def test_two_chairs_deciding_through_the_api_at_once(app, monkeypatch):
         inst = accounts.create_institution(s, None, f"api-race-{uuid.uuid4().hex[:8]}", "API Race University")
         researcher = accounts.create_user(s, None, inst, f"r-{uuid.uuid4().hex[:8]}@race.example", "R",
                                           PASSWORD, ["researcher"])
-        committee = review.ensure_setup(s, None, inst.id)
+        committee = routing.ensure_setup(s, None, inst.id)
         plain = []
         for i in range(2):
             chair = accounts.create_user(s, None, inst, f"c{i}-{uuid.uuid4().hex[:8]}@race.example", f"Chair {i}",
@@ -324,18 +326,18 @@ def test_two_chairs_deciding_through_the_api_at_once(app, monkeypatch):
         proposal = intake.save_draft(s, actor, minimal_proposal(partners=HARBIN), creation_token=uuid.uuid4().hex)
         intake.submit(s, actor, proposal, uuid.uuid4().hex, get_screener())
         s.commit()
-        case_id = review.case_for_proposal(s, proposal).id
+        case_id = routing.case_for_proposal(s, proposal).id
         etag = f'"case-{case_id}-v{s.get(ReviewCase, case_id).version}"'
 
     barrier = threading.Barrier(2, timeout=30)
-    original = review.decide
+    original = decisions.decide
 
     def decide_at_barrier(*args, **kwargs):
         db.session.commit()  # end the read transaction: both write from scratch
         barrier.wait()
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(review, "decide", decide_at_barrier)
+    monkeypatch.setattr(decisions, "decide", decide_at_barrier)
     results: dict[int, int] = {}
 
     def call(i: int) -> None:

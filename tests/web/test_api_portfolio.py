@@ -152,8 +152,8 @@ def test_exports_are_filtered_and_formula_neutral(client, factory, world):
 
 
 def test_committee_filter_of_another_institution_finds_nothing(client, factory, world):
-    from screening.services import review
+    from screening.review import routing
 
-    committee_b = review.ensure_setup(db.session, None, world["b"].id)
+    committee_b = routing.ensure_setup(db.session, None, world["b"].id)
     db.session.commit()
     assert titles(get(client, world, "office_a", f"/api/v1/portfolio?committee={committee_b.id}")) == []

@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 
 from screening.accounts.models import ROLES
-from screening.models import Proposal
+from screening.proposals.models import Proposal
 
 from .authz import SPEC, extend_world
 from .authz.core import OTHER_RESEARCHER, OWNER

@@ -5,7 +5,7 @@ from sqlmodel import func, select
 
 from screening.accounts.models import UserSession
 from screening.core.extensions import db
-from screening.models import Proposal
+from screening.proposals.models import Proposal
 
 from .helpers import PASSWORD, csrf_token_from, form_post_data
 

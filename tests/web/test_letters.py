@@ -21,8 +21,8 @@ from screening.core.models import AuditEvent, OutboxMessage
 from screening.document_models import DocumentBlob, GeneratedDocument
 from screening.documents import service as letters
 from screening.documents.storage import FileDocumentStore
-from screening.review_models import CommitteeMember
-from screening.services import review
+from screening.review import cases, decisions, deliberation, routing
+from screening.review.models import CommitteeMember
 
 from .helpers import csrf_token_from
 
@@ -36,21 +36,21 @@ def case_world(factory):
     owner = factory.user(inst, "researcher")
     chair = factory.user(inst, "committee_chair")
     member = factory.user(inst, "committee_member")
-    committee = review.ensure_setup(db.session, None, inst.id)
+    committee = routing.ensure_setup(db.session, None, inst.id)
     db.session.add(CommitteeMember(committee_id=committee.id, user_id=chair.id, role="chair"))
     db.session.add(CommitteeMember(committee_id=committee.id, user_id=member.id, role="member"))
     db.session.commit()
     proposal = factory.proposal(owner, inst, submit=True, partners=HARBIN)
     assert proposal.status == "in_review"
     return {"inst": inst, "owner": owner, "chair": chair, "member": member, "proposal": proposal,
-            "case": review.case_for_proposal(db.session, proposal)}
+            "case": routing.case_for_proposal(db.session, proposal)}
 
 
 def _decide(factory, w, outcome="approved_with_conditions", conditions=CONDITIONS,
             reasoning="Fine <script>x</script>."):
-    access = review.get_case(db.session, factory.actor(w["chair"], w["inst"]), w["case"].id)
-    decision = review.decide(db.session, access, access.case.version, outcome, reasoning, [],
-                             conditions if outcome == "approved_with_conditions" else [])
+    access = cases.get_case(db.session, factory.actor(w["chair"], w["inst"]), w["case"].id)
+    decision = decisions.decide(db.session, access, access.case.version, outcome, reasoning, [],
+                                conditions if outcome == "approved_with_conditions" else [])
     db.session.commit()  # the decision and the outbox row commit together; eager: rendered now
     return decision
 
@@ -267,8 +267,8 @@ def test_other_people_get_404(app, factory, case_world):
         factory.login(c, user, inst)
         assert c.get(f"/documents/{doc.id}/download").status_code == 404
     # A recused committee member loses access.
-    access = review.get_case(db.session, factory.actor(case_world["member"], case_world["inst"]), case_world["case"].id)
-    review.declare_conflict(db.session, access, "My former student leads the partner group.")
+    access = cases.get_case(db.session, factory.actor(case_world["member"], case_world["inst"]), case_world["case"].id)
+    deliberation.declare_conflict(db.session, access, "My former student leads the partner group.")
     db.session.commit()
     c = app.test_client()
     factory.login(c, case_world["member"])

@@ -31,8 +31,8 @@ from screening.core.commands import outbox_sweep
 from screening.core.extensions import db
 from screening.core.models import OutboxMessage
 from screening.document_models import GeneratedDocument
-from screening.review_models import CommitteeMember
-from screening.services import review
+from screening.review import cases, decisions, routing
+from screening.review.models import CommitteeMember
 
 from .conftest import Factory, base_config, scratch_database
 
@@ -200,18 +200,18 @@ def _case_in_review():
     inst = factory.institution()
     owner = factory.user(inst, "researcher")
     chair = factory.user(inst, "committee_chair")
-    committee = review.ensure_setup(db.session, None, inst.id)
+    committee = routing.ensure_setup(db.session, None, inst.id)
     db.session.add(CommitteeMember(committee_id=committee.id, user_id=chair.id, role="chair"))
     db.session.commit()
     proposal = factory.proposal(owner, inst, submit=True, partners=HARBIN)
-    case = review.case_for_proposal(db.session, proposal)
-    access = review.get_case(db.session, factory.actor(chair, inst), case.id)
+    case = routing.case_for_proposal(db.session, proposal)
+    access = cases.get_case(db.session, factory.actor(chair, inst), case.id)
     return access
 
 
 def _decide(access) -> tuple[int, int]:
-    decision = review.decide(db.session, access, access.case.version, "approved_with_conditions",
-                             "Conditions limit the transfer of technology.", [], ["Publish results only."])
+    decision = decisions.decide(db.session, access, access.case.version, "approved_with_conditions",
+                                "Conditions limit the transfer of technology.", [], ["Publish results only."])
     db.session.commit()  # decision + outbox row + pending document; then published to Redis
     doc = db.session.exec(select(GeneratedDocument).where(GeneratedDocument.object_type == "decision",
                                                           GeneratedDocument.object_id == decision.id)).one()

@@ -4,7 +4,7 @@ import pytest
 from sqlmodel import func, select
 
 from screening.core.extensions import db
-from screening.models import Proposal
+from screening.proposals.models import Proposal
 
 from .helpers import form_post_data
 

@@ -5,7 +5,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import screening.models  # noqa: F401
+import screening.proposals.models  # noqa: F401
 from screening.core.migrations import MIGRATIONS_DIR
 
 

@@ -24,8 +24,8 @@ from screening.notifications import events, render, tasks, transports
 from screening.notifications.events import NotificationError
 from screening.notifications.models import SentMail
 from screening.notifications.service import notify
+from screening.proposals import service as proposal_service
 from screening.review import notifications as review_events  # noqa: F401 - registers the review's events
-from screening.services import proposals as proposal_service
 
 from .helpers import form_post_data
 

@@ -10,11 +10,11 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
 
-from screening import workflow
 from screening.core.extensions import db
 from screening.core.models import OutboxMessage
-from screening.models import Proposal
 from screening.portfolio_models import ImportJob, RescreenJob, ScreeningEvent
+from screening.proposals import workflow
+from screening.proposals.models import Proposal
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 HIT = {"name": "Harbin Institute of Technology", "country": "CN", "type": "university"}

@@ -52,7 +52,7 @@ EXPECTED = {title for title, partners, _f, _t, tier in SEED
 @pytest.fixture
 def live_portfolio(tmp_path):
     from screening.core.engine import get_screener
-    from screening.services import proposals
+    from screening.proposals import service as proposals
 
     app = create_app({"TESTING": True, "SECRET_KEY": "p" * 40,
                       "DATABASE_URL": f"sqlite:///{tmp_path / 'portfolio-browser.db'}",

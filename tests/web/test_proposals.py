@@ -6,7 +6,7 @@ from sqlmodel import func, select
 
 from screening.core.extensions import db
 from screening.core.models import AuditEvent
-from screening.models import Proposal, ProposalVersion
+from screening.proposals.models import Proposal, ProposalVersion
 
 from .helpers import form_post_data
 
@@ -205,7 +205,7 @@ def test_engine_rejection_becomes_a_form_error_and_nothing_is_written(client, fa
         def screen(self, proposal, language="en"):
             raise ProposalError([Problem("partners[0].country", "not an ISO country code")])
 
-    monkeypatch.setattr("screening.blueprints.proposals.get_screener", lambda: Rejecting())
+    monkeypatch.setattr("screening.proposals.views.get_screener", lambda: Rejecting())
     researcher(client, factory)
     audit_before = count(AuditEvent)
     r = client.post("/proposals/new", data=form_post_data())
@@ -219,7 +219,7 @@ def test_failure_mid_transaction_rolls_back_and_shows_request_id(app, client, fa
         def screen(self, proposal, language="en"):
             raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr("screening.blueprints.proposals.get_screener", lambda: Exploding())
+    monkeypatch.setattr("screening.proposals.views.get_screener", lambda: Exploding())
     _inst, _user = researcher(client, factory)
     audit_before = count(AuditEvent)
     app.config["PROPAGATE_EXCEPTIONS"] = False

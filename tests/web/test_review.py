@@ -8,14 +8,15 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from screening import workflow
 from screening.accounts.models import User
 from screening.core.database import utcnow
 from screening.core.errors import Forbidden, IllegalTransition
 from screening.core.extensions import db
 from screening.core.models import AuditEvent
-from screening.models import Proposal, ProposalVersion
-from screening.review_models import (
+from screening.proposals import workflow
+from screening.proposals.models import Proposal, ProposalVersion
+from screening.review import advisors, cases, decisions, queues, routing
+from screening.review.models import (
     AdvisorInvitation,
     CaseComment,
     CommitteeMember,
@@ -25,7 +26,6 @@ from screening.review_models import (
     RoutingRule,
     Vote,
 )
-from screening.services import review
 
 HARBIN = [{"name": "Harbin Institute of Technology", "country": "CN", "type": "university"}]
 
@@ -103,13 +103,13 @@ def world(factory):
     member = factory.user(inst, "committee_member")
     member2 = factory.user(inst, "committee_member")
     chair = factory.user(inst, "committee_chair")
-    committee = review.ensure_setup(db.session, None, inst.id)
+    committee = routing.ensure_setup(db.session, None, inst.id)
     for user, role in ((member, "member"), (member2, "member"), (chair, "chair")):
         db.session.add(CommitteeMember(committee_id=committee.id, user_id=user.id, role=role))
     db.session.commit()
     proposal = factory.proposal(researcher, inst, submit=True, title="Legged robots with HIT",
                                 research_fields=["2.2"], partners=HARBIN)
-    case = review.case_for_proposal(db.session, proposal)
+    case = routing.case_for_proposal(db.session, proposal)
     return {"inst": inst, "other": other, "researcher": researcher, "member": member, "member2": member2,
             "chair": chair, "committee": committee, "proposal": proposal, "case": case}
 
@@ -136,11 +136,11 @@ def test_submission_opens_a_case_in_review_with_a_due_date(world):
 
 
 def test_routing_by_faculty_then_field_prefix_then_default(factory):
-    from screening.review_models import Committee
+    from screening.review.models import Committee
 
     inst = factory.institution()
     researcher = factory.user(inst, "researcher")
-    default = review.ensure_setup(db.session, None, inst.id)
+    default = routing.ensure_setup(db.session, None, inst.id)
     physics = Committee(institution_id=inst.id, name="Physics faculty committee")
     engineering = Committee(institution_id=inst.id, name="Engineering committee")
     electrical = Committee(institution_id=inst.id, name="Electrical engineering committee")
@@ -157,7 +157,7 @@ def test_routing_by_faculty_then_field_prefix_then_default(factory):
         p = factory.proposal(researcher, inst, research_fields=fields, partners=HARBIN)
         p.faculty = faculty
         version = ProposalVersion(proposal_json={"research_fields": fields}, result_json={})
-        return review.route(db.session, p, version)[0].id
+        return routing.route(db.session, p, version)[0].id
 
     assert routed(["2.2"], "faculty of physics") == physics.id
     assert routed(["2.2"]) == electrical.id
@@ -169,7 +169,7 @@ def test_routing_by_faculty_then_field_prefix_then_default(factory):
 def test_low_tier_is_fast_tracked_with_rationale_listed_and_reopened_by_a_member(app, factory, world):
     low = factory.proposal(world["researcher"], world["inst"], submit=True, title="Sediments with Copenhagen")
     assert low.status == "fast_tracked"
-    case = review.case_for_proposal(db.session, low)
+    case = routing.case_for_proposal(db.session, low)
     why = case.fast_track_rationale
     assert why["ruleset_version"] and why["ruleset_hash"] and why["lists"] and why["tier"] == "low"
     assert db.session.exec(select(AuditEvent).where(AuditEvent.action == "case.fast_tracked",
@@ -215,15 +215,15 @@ def test_queue_filters_sorting_overdue_and_rapporteur(app, factory, world):
     db.session.get(ReviewCase, case.id).due_at = utcnow() - timedelta(days=1)
     db.session.commit()
     assert "overdue" in chair.get("/review/").get_data(as_text=True)
-    sent = review.notify_overdue(db.session)
+    sent = queues.notify_overdue(db.session)
     db.session.commit()
-    assert sent == [case.id] and review.notify_overdue(db.session) == []
+    assert sent == [case.id] and queues.notify_overdue(db.session) == []
 
 
 def test_committee_of_another_institution_and_outsiders_see_nothing(app, factory, world):
     case = world["case"]
     foreign_chair = factory.user(world["other"], "committee_chair")
-    committee_b = review.ensure_setup(db.session, None, world["other"].id)
+    committee_b = routing.ensure_setup(db.session, None, world["other"].id)
     db.session.add(CommitteeMember(committee_id=committee_b.id, user_id=foreign_chair.id, role="chair"))
     db.session.commit()
     foreign = _client(app, factory, foreign_chair)
@@ -252,7 +252,7 @@ def test_full_review_dispositions_comments_information_request_resubmission_diff
     chair = _client(app, factory, world["chair"])
     html = _case_html(chair, case)
     assert "Harbin Institute of Technology" in html and "unitracker.aspi.org.au" in html
-    flags = review.flags_of(review.latest_version(db.session, proposal))
+    flags = cases.flags_of(cases.latest_version(db.session, proposal))
     key = flags[0]["key"]
     assert chair.post(f"/review/cases/{case.id}/dispositions",
                       data={"flag": key, "disposition": "dismissed", "reason": ""}).status_code == 400
@@ -289,14 +289,14 @@ def test_full_review_dispositions_comments_information_request_resubmission_diff
     db.session.expire_all()
     fresh = db.session.get(Proposal, proposal.id)
     assert fresh.status == "in_review"
-    assert [v.number for v in review.versions(db.session, fresh)] == [1, 2]
+    assert [v.number for v in cases.versions(db.session, fresh)] == [1, 2]
     diff = chair.get(f"/review/cases/{case.id}/diff").get_data(as_text=True)
     assert "ETH Zürich" in diff and "partners[1].name" in diff and "School of Mechatronics" in diff
 
     html = _case_html(chair, case)
     assert "answered with version 2" in html and "SECRET-INTERNAL" in html
     version = db.session.get(ReviewCase, case.id).version
-    template = review.condition_templates(db.session, world["inst"].id)[0]
+    template = decisions.condition_templates(db.session, world["inst"].id)[0]
     r = chair.post(f"/review/cases/{case.id}/decision", data={
         "case_version": str(version), "outcome": "approved_with_conditions", "reasoning": "Acceptable",
         "conditions": [str(template.id)]})
@@ -372,7 +372,7 @@ def test_recused_member_sees_no_deliberation_and_cannot_act(app, factory, world)
     assert "DELIBERATION-TEXT" not in html and "VOTE-TEXT" not in html and "conflict of interest" in html
     assert "Harbin Institute of Technology" in html  # the proposal and flags stay visible
     before = (len(db.session.exec(select(Vote)).all()), len(db.session.exec(select(CaseComment)).all()))
-    key = review.flags_of(review.latest_version(db.session, world["proposal"]))[0]["key"]
+    key = cases.flags_of(cases.latest_version(db.session, world["proposal"]))[0]["key"]
     for url, data in [("votes", {"recommendation": "approve", "text": "x"}),
                       ("comments", {"kind": "internal", "body": "x"}),
                       ("dispositions", {"flag": key, "disposition": "confirmed", "reason": "x"}),
@@ -414,7 +414,7 @@ def test_advisor_invitation_access_opinion_expiry_and_revocation(app, factory, w
     assert accounts.roles_in(db.session, advisor, world["inst"].id) == {"external_advisor"}
     # the one-time link sets the password once
     token = "t" * 43
-    invitation.token_hash = review._token_hash(token)
+    invitation.token_hash = advisors._token_hash(token)
     db.session.commit()
     anon = app.test_client()
     assert anon.get(f"/review/advisor/welcome/{token}").status_code == 200
@@ -431,7 +431,7 @@ def test_advisor_invitation_access_opinion_expiry_and_revocation(app, factory, w
                        data={"body": "The HIT lab is a defence lab."}).status_code == 302
     assert "The HIT lab is a defence lab." in _case_html(chair, case)
     other = factory.proposal(world["researcher"], world["inst"], submit=True, title="Other case", partners=HARBIN)
-    other_case = review.case_for_proposal(db.session, other)
+    other_case = routing.case_for_proposal(db.session, other)
     assert client.get(f"/review/advisor/cases/{other_case.id}").status_code == 404
     for url in ("/review/", f"/review/cases/{case.id}", f"/proposals/{world['proposal'].id}", "/proposals/",
                 "/review/admin/routing", "/review/fast-tracked"):
@@ -469,7 +469,7 @@ def test_admin_edits_committees_routing_and_condition_templates(app, factory, wo
     r = admin.post("/review/admin/routing", data={"action": "committee", "committee-name": "Faculty of Physics",
                                                   "committee-due_days": "21"})
     assert r.status_code == 302
-    from screening.review_models import Committee
+    from screening.review.models import Committee
 
     physics = db.session.exec(select(Committee).where(Committee.name == "Faculty of Physics")).one()
     r = admin.post("/review/admin/routing", data={"action": "rule", "rule-committee": str(physics.id),
@@ -487,7 +487,7 @@ def test_admin_edits_committees_routing_and_condition_templates(app, factory, wo
     r = admin.post("/review/admin/conditions", data={"tpl-key": "annual_report", "tpl-text_en": "Report yearly.",
                                                      "tpl-text_de": "Jährlich berichten.", "tpl-active": "1"})
     assert r.status_code == 302
-    texts = {t.key: t.text_de for t in review.condition_templates(db.session, world["inst"].id)}
+    texts = {t.key: t.text_de for t in decisions.condition_templates(db.session, world["inst"].id)}
     assert texts["annual_report"] == "Jährlich berichten." and "no_personal_data_transfer" in texts
 
 
@@ -503,7 +503,7 @@ def test_two_chairs_deciding_at_once_yield_one_decision_and_one_conflict(app):
     import uuid
 
     from screening.accounts import service as accounts
-    from screening.services import proposals as intake
+    from screening.proposals import service as intake
     from tests.web.helpers import PASSWORD, minimal_proposal
 
     with app.app_context():
@@ -513,7 +513,7 @@ def test_two_chairs_deciding_at_once_yield_one_decision_and_one_conflict(app):
                                           PASSWORD, ["researcher"])
         chairs = [accounts.create_user(s, None, inst, f"c{i}-{uuid.uuid4().hex[:8]}@race.example", f"Chair {i}",
                                        PASSWORD, ["committee_chair"]) for i in range(2)]
-        committee = review.ensure_setup(s, None, inst.id)
+        committee = routing.ensure_setup(s, None, inst.id)
         for chair in chairs:
             s.add(CommitteeMember(committee_id=committee.id, user_id=chair.id, role="chair"))
         actor = accounts.Actor(researcher, inst.id, frozenset({"researcher"}))
@@ -522,7 +522,7 @@ def test_two_chairs_deciding_at_once_yield_one_decision_and_one_conflict(app):
         proposal = intake.save_draft(s, actor, minimal_proposal(partners=HARBIN), creation_token=uuid.uuid4().hex)
         intake.submit(s, actor, proposal, uuid.uuid4().hex, get_screener())
         s.commit()
-        case_id = review.case_for_proposal(s, proposal).id
+        case_id = routing.case_for_proposal(s, proposal).id
         seen = s.get(ReviewCase, case_id).version
         chair_ids, inst_id = [c.id for c in chairs], inst.id
 
@@ -533,14 +533,14 @@ def test_two_chairs_deciding_at_once_yield_one_decision_and_one_conflict(app):
         with app.app_context():
             session = db.session
             chair = session.get(User, chair_ids[i])
-            access = review.get_case(session, accounts.Actor(chair, inst_id, frozenset({"committee_chair"})), case_id)
+            access = cases.get_case(session, accounts.Actor(chair, inst_id, frozenset({"committee_chair"})), case_id)
             session.commit()  # end the read transaction: both start the decision from scratch
             barrier.wait()
             try:
-                review.decide(session, access, seen, "approved" if i else "declined", f"by chair {i}", [], [])
+                decisions.decide(session, access, seen, "approved" if i else "declined", f"by chair {i}", [], [])
                 session.commit()
                 results[i] = "ok"
-            except review.StaleCase:
+            except cases.StaleCase:
                 session.rollback()
                 results[i] = "conflict"
             except Exception as exc:
@@ -573,7 +573,7 @@ def test_disposition_form_on_the_case_page_posts_its_flag_key(app, factory, worl
     chair = _client(app, factory, world["chair"])
     html = _case_html(chair, world["case"])
     forms = re.findall(r'<form[^>]*class="disposition-form".*?</form>', html, re.S)
-    keys = {f["key"] for f in review.flags_of(review.latest_version(db.session, world["proposal"]))}
+    keys = {f["key"] for f in cases.flags_of(cases.latest_version(db.session, world["proposal"]))}
     assert forms and len(forms) == len(keys)
     for form in forms:
         assert re.findall(r'name="flag"[^>]*value="([^"]*)"', form)[0] in keys

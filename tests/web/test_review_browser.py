@@ -30,8 +30,9 @@ FALSE_MATCH = {"name": "NWPU, Shanghai", "country": "CN", "type": "university"}
 @pytest.fixture
 def live_review(tmp_path):
     from screening.core.engine import get_screener
-    from screening.review_models import CommitteeMember
-    from screening.services import proposals, review
+    from screening.proposals import service as proposals
+    from screening.review import routing
+    from screening.review.models import CommitteeMember
 
     app = create_app({"TESTING": True, "SECRET_KEY": "r" * 40,
                       "DATABASE_URL": f"sqlite:///{tmp_path / 'review-browser.db'}",
@@ -43,7 +44,7 @@ def live_review(tmp_path):
                                           PASSWORD, ["researcher"])
         chair = accounts.create_user(db.session, None, inst, "chair@browser.example", "Carla Chair", PASSWORD,
                                      ["committee_chair"])
-        committee = review.ensure_setup(db.session, None, inst.id)
+        committee = routing.ensure_setup(db.session, None, inst.id)
         db.session.add(CommitteeMember(committee_id=committee.id, user_id=chair.id, role="chair"))
         actor = accounts.Actor(researcher, inst.id, frozenset({"researcher"}))
         draft = proposals.save_draft(db.session, actor, {

@@ -5,14 +5,14 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from screening import review_tasks
-from screening.blueprints.review import notify_overdue_command
 from screening.core.database import utcnow
 from screening.core.extensions import db
 from screening.core.models import AuditEvent
 from screening.notifications import transports
-from screening.review_models import CommitteeMember, ReviewCase
-from screening.services import review
+from screening.review import routing
+from screening.review import tasks as review_tasks
+from screening.review.commands import notify_overdue_command
+from screening.review.models import CommitteeMember, ReviewCase
 
 HARBIN = [{"name": "Harbin Institute of Technology", "country": "CN", "type": "university"}]
 
@@ -23,12 +23,12 @@ def overdue(factory):
     inst = factory.institution()
     researcher = factory.user(inst, "researcher")
     chair = factory.user(inst, "committee_chair", email=f"chair-{inst.slug}@example.org")
-    committee = review.ensure_setup(db.session, None, inst.id)
+    committee = routing.ensure_setup(db.session, None, inst.id)
     db.session.add(CommitteeMember(committee_id=committee.id, user_id=chair.id, role="chair"))
     db.session.commit()
-    late = review.case_for_proposal(db.session, factory.proposal(researcher, inst, submit=True,
+    late = routing.case_for_proposal(db.session, factory.proposal(researcher, inst, submit=True,
                                                                  title="Late case", partners=HARBIN))
-    fast = review.case_for_proposal(db.session, factory.proposal(researcher, inst, submit=True, title="Fast"))
+    fast = routing.case_for_proposal(db.session, factory.proposal(researcher, inst, submit=True, title="Fast"))
     for case in (late, fast):
         case.due_at = utcnow() - timedelta(days=1)
         db.session.add(case)

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from screening.core.database import utcnow
 from screening.core.extensions import db
-from screening.review_models import AdvisorInvitation, CommitteeMember, RoutingRule
-from screening.services import review
+from screening.review import cases, deliberation, routing
+from screening.review.models import AdvisorInvitation, CommitteeMember, RoutingRule
 
 MEMBERS = {"committee_member", "committee_chair"}
 
@@ -81,13 +81,13 @@ def extend_world(factory, world) -> None:
     """A high-tier case in review (two versions) and a fast-tracked one, both in inst A; members
     of inst A's committee and of inst B's; an invitation for inst A's and inst B's advisors."""
     from screening.core.engine import get_screener
-    from screening.services import proposals
+    from screening.proposals import service as proposals
 
     from .core import OWNER
 
     users, inst_a, inst_b = world["users"], world["insts"][True], world["insts"][False]
     for inst, same in ((inst_a, True), (inst_b, False)):
-        committee = review.ensure_setup(db.session, None, inst.id)
+        committee = routing.ensure_setup(db.session, None, inst.id)
         db.session.add(CommitteeMember(committee_id=committee.id, user_id=users[("committee_member", same)].id,
                                        role="member"))
         db.session.add(CommitteeMember(committee_id=committee.id, user_id=users[("committee_chair", same)].id,
@@ -99,11 +99,11 @@ def extend_world(factory, world) -> None:
     high = factory.proposal(owner, inst_a, submit=True, partners=[
         {"name": "Harbin Institute of Technology", "country": "CN", "type": "university"}])
     fast = factory.proposal(owner, inst_a, submit=True)
-    case = review.case_for_proposal(db.session, high)
-    fast_case = review.case_for_proposal(db.session, fast)
+    case = routing.case_for_proposal(db.session, high)
+    fast_case = routing.case_for_proposal(db.session, fast)
     # A second version, so that the diff page exists.
     chair = factory.actor(users[("committee_chair", True)], inst_a)
-    review.request_information(db.session, review.get_case(db.session, chair, case.id), "Which institute?")
+    deliberation.request_information(db.session, cases.get_case(db.session, chair, case.id), "Which institute?")
     actor = factory.actor(owner, inst_a)
     proposals.submit(db.session, actor, high, "matrix-resubmission-token", get_screener())
     for same in (True, False):

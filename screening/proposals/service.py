@@ -1,4 +1,8 @@
-"""Researcher intake: drafts, submission (freeze + screen), withdrawal."""
+"""Researcher intake: drafts, submission (freeze + screen), withdrawal.
+
+Submitting announces the new version on :mod:`screening.proposals.signals`: the portfolio indexes
+it, the review files the case and documents asks for the clearance letter.
+"""
 
 import copy
 import logging
@@ -6,12 +10,12 @@ import logging
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from screening import workflow
 from screening.accounts.service import Actor
 from screening.core import audit
 from screening.core.database import utcnow
 from screening.core.errors import Forbidden, NotFound, ValidationFailed
-from screening.models import Proposal, ProposalVersion
+from screening.proposals import signals, workflow
+from screening.proposals.models import Proposal, ProposalVersion
 
 log = logging.getLogger(__name__)
 
@@ -171,29 +175,23 @@ def submit(session: Session, actor: Actor, proposal: Proposal, submission_token:
     session.flush()
     proposal.tier = version.tier
     proposal.route = version.route
-    from screening.services import portfolio
-
-    portfolio.index_version(session, proposal, version)  # the portfolio's search facets
+    signals.screened.send(proposal, session=session, version=version)  # the portfolio's search facets
     screening_details = {"version": number, "tier": version.tier, "route": version.route,
                          "ruleset_version": version.ruleset_version, "ruleset_hash": version.ruleset_hash,
                          "lists": [{"name": x.get("name"), "version": x.get("version")}
                                    for x in version.lists_json]}
-    from screening.services import review
-
     if resubmission:
         # The answer to the committee's questions: screened again, back to the committee.
         workflow.transition(session, proposal, workflow.IN_REVIEW, actor.user,
                             {**screening_details, "resubmission": True})
-        review.resubmitted(session, actor.user, proposal, version)
+        signals.routed.send(proposal, session=session, user=actor.user, version=version, resubmission=True)
         return version
     workflow.transition(session, proposal, workflow.SCREENED, actor.user, screening_details, as_system=True)
     nxt = workflow.FAST_TRACKED if version.route == "fast_track" else workflow.IN_REVIEW
     workflow.transition(session, proposal, nxt, actor.user, {"version": number}, as_system=True)
-    review.open_case(session, actor.user, proposal, version)
+    signals.routed.send(proposal, session=session, user=actor.user, version=version, resubmission=False)
     if nxt == workflow.FAST_TRACKED:
-        from screening.documents.service import request_fast_track_letter
-
-        request_fast_track_letter(session, proposal)  # the clearance letter, rendered after commit
+        signals.fast_tracked.send(proposal, session=session)  # the clearance letter, rendered after commit
     return version
 
 

@@ -1,7 +1,6 @@
-"""Database models (SQLModel table models).
+"""Proposals and their frozen versions (the proposal as submitted with its screening result).
 
-Table models do not validate on construction: services validate input (forms or plain checks)
-before building rows. No ``from __future__ import annotations`` here (relationships break).
+No ``from __future__ import annotations`` here (SQLModel).
 """
 
 from datetime import datetime

@@ -10,14 +10,14 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from forms.accounts import PlainActionForm
-from forms.proposal import ProposalForm, apply_row_action, form_data_from_proposal
-from screening import workflow
+from forms.proposals import ProposalForm, apply_row_action, form_data_from_proposal
 from screening.accounts.access import roles_required
 from screening.core.engine import get_screener
 from screening.core.errors import ValidationFailed
 from screening.core.extensions import db
 from screening.core.i18n import current_language
-from screening.services import proposals as svc
+from screening.proposals import service as svc
+from screening.proposals import workflow
 
 bp = Blueprint("proposals", __name__, url_prefix="/proposals")
 
@@ -27,7 +27,7 @@ READERS = ("researcher", *svc.READER_ROLES)
 @bp.get("/")
 @roles_required("researcher")
 def dashboard():
-    return render_template("researcher/dashboard.html", proposals=svc.list_own(db.session, g.actor),
+    return render_template("proposals/dashboard.html", proposals=svc.list_own(db.session, g.actor),
                            action_form=PlainActionForm())
 
 
@@ -56,7 +56,7 @@ def _edit(proposal):
     if request.method == "GET":
         data = {**form_data_from_proposal(proposal.data), "faculty": proposal.faculty or ""} if proposal else {}
         form = ProposalForm(data=data) if proposal else ProposalForm()
-        return render_template("researcher/form.html", form=form, proposal=proposal)
+        return render_template("proposals/form.html", form=form, proposal=proposal)
 
     action = request.form.get("action", "save")
     if action.startswith(("add:", "remove:")):
@@ -64,14 +64,14 @@ def _edit(proposal):
         if not understood:
             abort(400)
         form = ProposalForm(formdata=formdata)  # CSRFProtect has already checked the post
-        return render_template("researcher/form.html", form=form, proposal=proposal)
+        return render_template("proposals/form.html", form=form, proposal=proposal)
     if action not in ("save", "submit"):
         abort(400)
 
     form = ProposalForm()
     valid = form.validate_for_submit() if action == "submit" else form.validate()
     if not valid:
-        return render_template("researcher/form.html", form=form, proposal=proposal), 400
+        return render_template("proposals/form.html", form=form, proposal=proposal), 400
     data = form.to_proposal()
     token = form.form_token.data or ""
     if not re.fullmatch(r"[A-Za-z0-9_-]{16,64}", token):
@@ -94,7 +94,7 @@ def _edit(proposal):
     except ValidationFailed as exc:
         db.session.rollback()
         _attach_errors(form, exc.errors)
-        return render_template("researcher/form.html", form=form, proposal=proposal), 400
+        return render_template("proposals/form.html", form=form, proposal=proposal), 400
     except IntegrityError:
         # A concurrent duplicate of the same form won the race: show what it made.
         db.session.rollback()
@@ -138,10 +138,7 @@ def _attach_errors(form: ProposalForm, errors: dict[str, str]) -> None:
 def detail(pid: int):
     proposal = svc.get_readable(db.session, g.actor, pid)
     versions = svc.versions(db.session, proposal)
-    from screening.services import review
-
-    return render_template("researcher/detail.html", proposal=proposal, versions=versions,
-                           review=review.researcher_view(db.session, proposal),
+    return render_template("proposals/detail.html", proposal=proposal, versions=versions,
                            is_owner=proposal.owner_id == g.user.id, action_form=PlainActionForm(),
                            can_withdraw=workflow.allowed(proposal.status, workflow.WITHDRAWN))
 
@@ -155,7 +152,7 @@ def version(pid: int, number: int):
     grouped = {}
     for flag in flags:
         grouped.setdefault(flag.get("category", "other"), []).append(flag)
-    return render_template("researcher/result.html", proposal=proposal, version=v, result=v.result_json,
+    return render_template("proposals/result.html", proposal=proposal, version=v, result=v.result_json,
                            grouped=grouped)
 
 

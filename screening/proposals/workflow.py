@@ -21,7 +21,7 @@ from screening.accounts.models import Membership, User
 from screening.core import audit
 from screening.core.database import utcnow
 from screening.core.errors import Forbidden, IllegalTransition
-from screening.models import Proposal
+from screening.proposals.models import Proposal
 
 DRAFT = "draft"
 SUBMITTED = "submitted"

@@ -4,12 +4,11 @@ Views are thin: load the case through the service (which decides 404/403 before 
 looked at), validate the form, call a service, commit once.
 """
 
-import click
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from forms.accounts import SetPasswordForm
-from forms.proposal import _choices
+from forms.proposals import _choices
 from forms.review import (
     AssignForm,
     CommentForm,
@@ -27,25 +26,26 @@ from forms.review import (
     RoutingRuleForm,
     VoteForm,
 )
-from screening import workflow
 from screening.accounts.access import roles_required
 from screening.core.countries import ISO_CODES
 from screening.core.errors import ValidationFailed
 from screening.core.extensions import db
 from screening.core.i18n import current_language
-from screening.services import review as svc
+from screening.proposals import workflow
+from screening.review import admin, advisors, case_page, cases, commands, decisions, deliberation, queues
 
 bp = Blueprint("review", __name__, url_prefix="/review")
+bp.cli.add_command(commands.notify_overdue_command)  # screening review notify-overdue
 
-MEMBERS = svc.COMMITTEE_ROLES
+MEMBERS = cases.COMMITTEE_ROLES
 CHAIR = "committee_chair"
 
 
-def _case(case_id: int) -> svc.CaseAccess:
-    return svc.get_case(db.session, g.actor, case_id)
+def _case(case_id: int) -> cases.CaseAccess:
+    return cases.get_case(db.session, g.actor, case_id)
 
 
-def _back(access: svc.CaseAccess, anchor: str = ""):
+def _back(access: cases.CaseAccess, anchor: str = ""):
     return redirect(url_for(".case", case_id=access.case.id) + (f"#{anchor}" if anchor else ""))
 
 
@@ -72,7 +72,7 @@ def _queue_filters() -> dict:
     filters: dict = {}
     if args.get("status") in workflow.STATES:
         filters["status"] = args["status"]
-    if args.get("tier") in svc.TIER_ORDER:
+    if args.get("tier") in queues.TIER_ORDER:
         filters["tier"] = args["tier"]
     if (category := args.get("category", "")) and category.isidentifier() and len(category) < 40:
         filters["category"] = category
@@ -85,7 +85,7 @@ def _queue_filters() -> dict:
         filters["assignee"] = assignee
     elif assignee.isdigit() and len(assignee) < 10:
         filters["assignee"] = int(assignee)
-    if args.get("sort") in svc.QUEUE_SORTS:
+    if args.get("sort") in queues.QUEUE_SORTS:
         filters["sort"] = args["sort"]
     return filters
 
@@ -94,26 +94,26 @@ def _queue_filters() -> dict:
 @roles_required(*MEMBERS)
 def queue():
     filters = _queue_filters()
-    rows = svc.queue(db.session, g.actor, filters)
-    return render_template("review/queue.html", rows=rows, filters=filters, sorts=svc.QUEUE_SORTS,
+    rows = queues.queue(db.session, g.actor, filters)
+    return render_template("review/queue.html", rows=rows, filters=filters, sorts=queues.QUEUE_SORTS,
                            states=workflow.STATES)
 
 
 @bp.get("/fast-tracked")
 @roles_required(*MEMBERS)
 def fast_tracked():
-    return render_template("review/fast_tracked.html", rows=svc.fast_tracked(db.session, g.actor),
+    return render_template("review/fast_tracked.html", rows=queues.fast_tracked(db.session, g.actor),
                            form=ReasonForm())
 
 
 # ---------------------------------------------------------------- the case
 
 
-def _decision_form(access: svc.CaseAccess, formdata=None) -> DecisionForm:
+def _decision_form(access: cases.CaseAccess, formdata=None) -> DecisionForm:
     form = DecisionForm(formdata=formdata) if formdata is not None else DecisionForm()
     lang = current_language()
     form.conditions.choices = _choices((t.id, t.text_de if lang == "de" else t.text_en)
-                                       for t in svc.condition_templates(db.session, access.case.institution_id))
+                                       for t in decisions.condition_templates(db.session, access.case.institution_id))
     if formdata is None:
         form.case_version.data = str(access.case.version)
     return form
@@ -123,7 +123,7 @@ def _decision_form(access: svc.CaseAccess, formdata=None) -> DecisionForm:
 @roles_required(*MEMBERS)
 def case(case_id: int):
     access = _case(case_id)
-    page = svc.case_page(db.session, access)
+    page = case_page.case_page(db.session, access)
     assign = AssignForm()
     assign.rapporteur.choices = _choices((str(u.id), u.name) for u, _role in page["members"])
     return render_template(
@@ -140,7 +140,7 @@ def case(case_id: int):
 def diff(case_id: int):
     access = _case(case_id)
     a, b = request.args.get("a", ""), request.args.get("b", "")
-    result = svc.case_diff(db.session, access, int(a) if a.isdigit() and len(a) < 6 else None,
+    result = case_page.case_diff(db.session, access, int(a) if a.isdigit() and len(a) < 6 else None,
                            int(b) if b.isdigit() and len(b) < 6 else None)
     return render_template("review/diff.html", access=access, diff=result)
 
@@ -150,11 +150,11 @@ def diff(case_id: int):
 def assign(case_id: int):
     access = _case(case_id)
     form = AssignForm()
-    members = svc.committee_members(db.session, access.case.committee_id)
+    members = cases.committee_members(db.session, access.case.committee_id)
     form.rapporteur.choices = _choices((str(u.id), u.name) for u, _r in members)
     if not form.validate():
         _invalid(form)
-    _commit_or_400(svc.assign_rapporteur, db.session, access, int(form.rapporteur.data))
+    _commit_or_400(deliberation.assign_rapporteur, db.session, access, int(form.rapporteur.data))
     return _back(access)
 
 
@@ -165,7 +165,7 @@ def disposition(case_id: int):
     form = DispositionForm()
     if not form.validate():
         _invalid(form)
-    _commit_or_400(svc.record_disposition, db.session, access, form.flag.data, form.disposition.data,
+    _commit_or_400(deliberation.record_disposition, db.session, access, form.flag.data, form.disposition.data,
                    form.reason.data)
     return _back(access, f"flag-{form.flag.data}")
 
@@ -177,7 +177,7 @@ def comment(case_id: int):
     form = CommentForm()
     if not form.validate():
         _invalid(form)
-    _commit_or_400(svc.add_comment, db.session, access, form.kind.data, form.body.data)
+    _commit_or_400(deliberation.add_comment, db.session, access, form.kind.data, form.body.data)
     return _back(access, "comments")
 
 
@@ -188,7 +188,7 @@ def request_information(case_id: int):
     form = InformationRequestForm()
     if not form.validate():
         _invalid(form)
-    _commit_or_400(svc.request_information, db.session, access, form.questions.data)
+    _commit_or_400(deliberation.request_information, db.session, access, form.questions.data)
     return _back(access)
 
 
@@ -199,7 +199,7 @@ def reopen(case_id: int):
     form = ReasonForm()
     if not form.validate():
         _invalid(form)
-    _commit_or_400(svc.reopen, db.session, access, form.reason.data)
+    _commit_or_400(deliberation.reopen, db.session, access, form.reason.data)
     return _back(access)
 
 
@@ -210,7 +210,7 @@ def conflict(case_id: int):
     form = ReasonForm()
     if not form.validate():
         _invalid(form)
-    _commit_or_400(svc.declare_conflict, db.session, access, form.reason.data)
+    _commit_or_400(deliberation.declare_conflict, db.session, access, form.reason.data)
     return _back(access)
 
 
@@ -221,7 +221,7 @@ def vote(case_id: int):
     form = VoteForm()
     if not form.validate():
         _invalid(form)
-    _commit_or_400(svc.cast_vote, db.session, access, form.recommendation.data, form.text.data)
+    _commit_or_400(deliberation.cast_vote, db.session, access, form.recommendation.data, form.text.data)
     return _back(access, "votes")
 
 
@@ -232,7 +232,7 @@ def decide(case_id: int):
     form = _decision_form(access, request.form)
     if not form.validate():
         _invalid(form)
-    _commit_or_400(svc.decide, db.session, access, int(form.case_version.data), form.outcome.data,
+    _commit_or_400(decisions.decide, db.session, access, int(form.case_version.data), form.outcome.data,
                    form.reasoning.data, list(form.conditions.data or []), form.free_list())
     return _back(access, "decision")
 
@@ -244,7 +244,7 @@ def invite_advisor(case_id: int):
     form = InviteAdvisorForm()
     if not form.validate():
         _invalid(form)
-    _commit_or_400(svc.invite_advisor, db.session, access, form.email.data, form.name.data or form.email.data,
+    _commit_or_400(advisors.invite_advisor, db.session, access, form.email.data, form.name.data or form.email.data,
                    form.expires_at())
     return _back(access, "advisors")
 
@@ -256,7 +256,7 @@ def revoke_advisor(case_id: int):
     form = RevokeAdvisorForm()
     if not form.validate():
         _invalid(form)
-    _commit_or_400(svc.revoke_advisor, db.session, access, form.invitation.data)
+    _commit_or_400(advisors.revoke_advisor, db.session, access, form.invitation.data)
     return _back(access, "advisors")
 
 
@@ -266,38 +266,38 @@ def revoke_advisor(case_id: int):
 @bp.get("/advisor/")
 @roles_required("external_advisor")
 def advisor_home():
-    return render_template("review/advisor_home.html", rows=svc.advisor_cases(db.session, g.actor))
+    return render_template("review/advisor_home.html", rows=advisors.advisor_cases(db.session, g.actor))
 
 
 @bp.get("/advisor/cases/<int:case_id>")
 @roles_required("external_advisor")
 def advisor_case(case_id: int):
-    access = svc.advisor_case(db.session, g.actor, case_id)
+    access = advisors.advisor_case(db.session, g.actor, case_id)
     return render_template("review/advisor_case.html", access=access, form=OpinionForm(),
-                           flags=svc.flags_of(access.version) if access.version else [])
+                           flags=cases.flags_of(access.version) if access.version else [])
 
 
 @bp.post("/advisor/cases/<int:case_id>/opinion")
 @roles_required("external_advisor")
 def advisor_opinion(case_id: int):
-    access = svc.advisor_case(db.session, g.actor, case_id)
+    access = advisors.advisor_case(db.session, g.actor, case_id)
     form = OpinionForm()
     if not form.validate():
         _invalid(form)
-    _commit_or_400(svc.add_opinion, db.session, g.actor, access, form.body.data)
+    _commit_or_400(advisors.add_opinion, db.session, g.actor, access, form.body.data)
     return redirect(url_for(".advisor_case", case_id=case_id))
 
 
 @bp.route("/advisor/welcome/<token>", methods=["GET", "POST"])
 def advisor_welcome(token: str):
     """The one-time link of a new advisor account: choose a password, then log in."""
-    if svc.invitation_for_token(db.session, token) is None:
+    if advisors.invitation_for_token(db.session, token) is None:
         abort(404)
     form = SetPasswordForm()
     if request.method == "POST":
         if not form.validate():
             return render_template("review/advisor_welcome.html", form=form), 400
-        _commit_or_400(svc.accept_invitation, db.session, token, form.new_password.data)
+        _commit_or_400(advisors.accept_invitation, db.session, token, form.new_password.data)
         return redirect(url_for("auth.login"))
     return render_template("review/advisor_welcome.html", form=form)
 
@@ -317,21 +317,21 @@ def _admin_forms(overview):
 @bp.route("/admin/routing", methods=["GET", "POST"])
 @roles_required("institution_admin")
 def admin_routing():
-    overview = svc.admin_overview(db.session, g.actor)
+    overview = admin.admin_overview(db.session, g.actor)
     forms = _admin_forms(overview)
     if request.method == "POST":
         action = request.form.get("action")
         if action == "committee" and forms["committee_form"].validate():
             f = forms["committee_form"]
-            _commit_or_400(svc.create_committee, db.session, g.actor, f.name.data, f.due_days.data)
+            _commit_or_400(admin.create_committee, db.session, g.actor, f.name.data, f.due_days.data)
         elif action == "member" and forms["member_form"].validate():
             f = forms["member_form"]
-            _commit_or_400(svc.add_committee_member, db.session, g.actor, f.committee.data, f.email.data, f.role.data)
+            _commit_or_400(admin.add_committee_member, db.session, g.actor, f.committee.data, f.email.data, f.role.data)
         elif action == "rule" and forms["rule_form"].validate():
             f = forms["rule_form"]
-            _commit_or_400(svc.add_routing_rule, db.session, g.actor, f.committee.data, f.kind.data, f.value.data)
+            _commit_or_400(admin.add_routing_rule, db.session, g.actor, f.committee.data, f.kind.data, f.value.data)
         elif action == "delete" and forms["delete_form"].validate():
-            _commit_or_400(svc.delete_routing_rule, db.session, g.actor, forms["delete_form"].rule.data)
+            _commit_or_400(admin.delete_routing_rule, db.session, g.actor, forms["delete_form"].rule.data)
         else:
             return render_template("review/admin_routing.html", **overview, **forms), 400
         return redirect(url_for(".admin_routing"))
@@ -341,24 +341,18 @@ def admin_routing():
 @bp.route("/admin/conditions", methods=["GET", "POST"])
 @roles_required("institution_admin")
 def admin_conditions():
-    overview = svc.admin_overview(db.session, g.actor)
+    overview = admin.admin_overview(db.session, g.actor)
     form = ConditionTemplateForm(prefix="tpl")
     if request.method == "POST":
         if not form.validate():
             return render_template("review/admin_conditions.html", templates=overview["templates"], form=form), 400
-        _commit_or_400(svc.save_condition_template, db.session, g.actor, form.key.data, form.text_en.data,
+        _commit_or_400(admin.save_condition_template, db.session, g.actor, form.key.data, form.text_en.data,
                        form.text_de.data, form.active.data == "1")
         return redirect(url_for(".admin_conditions"))
     return render_template("review/admin_conditions.html", templates=overview["templates"], form=form)
 
 
-# ---------------------------------------------------------------- commands: screening review ...
-
-
-@bp.cli.command("notify-overdue")
-def notify_overdue_command():
-    """Notify the committees about cases past their due date (once per case; beat does this hourly)."""
-    from screening import review_tasks
-
-    ids = review_tasks.notify_overdue()
-    click.echo(f"notified {len(ids)} overdue case(s)" + (f": {', '.join(map(str, ids))}" if ids else ""))
+@bp.app_template_global("researcher_review")
+def researcher_review(proposal) -> dict | None:
+    """For templates: what the researcher sees of the review of ``proposal`` (None before a case exists)."""
+    return case_page.researcher_view(db.session, proposal)

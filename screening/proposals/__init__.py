@@ -1,0 +1,1 @@
+"""Researcher intake: proposals, drafts, submission (freeze + screen), the workflow state machine."""
