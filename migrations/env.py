@@ -8,7 +8,7 @@ from sqlmodel import SQLModel
 import screening.accounts.models
 import screening.api_models
 import screening.core.models
-import screening.document_models
+import screening.documents.models
 import screening.notifications.models
 import screening.portfolio_models
 import screening.proposals.models

@@ -5,13 +5,7 @@ from screening.core.template_context import MAX_TEXT, ContextError, ContextTooLa
 from .assets import AssetError, AssetRegistry, default_registry
 from .fetcher import FetchRefused, StrictURLFetcher
 from .render import DocumentFetchError, RenderedPdf, render_html, render_pdf
-from .storage import (
-    DocumentIntegrityError,
-    DocumentNotFoundError,
-    DocumentStore,
-    FileDocumentStore,
-    StoredDocument,
-)
+from .storage import DocumentIntegrityError, DocumentNotFoundError, DocumentStore, FileDocumentStore, StoredDocument
 
 __all__ = [
     "MAX_TEXT",

@@ -42,7 +42,6 @@ _MEDIA_TYPES = {
 class AssetError(ValueError):
     """An asset name is invalid, unknown or its file cannot be used."""
 
-
 @dataclass(frozen=True, slots=True)
 class Asset:
     name: str

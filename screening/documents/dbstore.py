@@ -9,7 +9,7 @@ import hashlib
 
 from sqlmodel import Session
 
-from screening.document_models import DocumentBlob
+from screening.documents.models import DocumentBlob
 
 from .storage import DocumentIntegrityError, DocumentNotFoundError, StoredDocument, check_sha256
 

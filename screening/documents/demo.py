@@ -2,23 +2,23 @@
 
 from sqlmodel import Session
 
-from screening.documents import service
+from screening.documents import config, letters
 
 
 def before_load() -> None:
     """Self-signed keys for the demo institutions (kept under instance/signing/), if missing."""
     from screening.demo import INSTITUTIONS
 
-    service.create_demo_signing_keys(None, list(INSTITUTIONS))
+    config.create_demo_signing_keys(None, list(INSTITUTIONS))
 
 
 def after_load(session: Session) -> str:
     """Request letters for decided and fast-tracked demo cases that have none (eager: rendered now)."""
     from sqlmodel import select
 
-    from screening.document_models import GeneratedDocument
+    from screening.documents.models import GeneratedDocument
 
-    requested = service.request_missing_letters(session)
+    requested = letters.request_missing_letters(session)
     session.commit()
     ready = len(session.exec(select(GeneratedDocument).where(GeneratedDocument.sha256.is_not(None))).all())
     return f"letters: {ready} stored" + (f", {len(requested)} requested now" if requested else "")

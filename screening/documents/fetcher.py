@@ -27,7 +27,6 @@ MAX_LOGGED_URL = 300
 class FetchRefused(ValueError):
     """The fetcher refused a URL (WeasyPrint treats this as a failed resource load)."""
 
-
 class StrictURLFetcher(URLFetcher):
     """``generated`` maps extra names to ``(bytes, media type)`` for one render. The renderer names
     them ``_…`` (an invalid registry name, so they can never shadow a registered asset)."""

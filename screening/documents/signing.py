@@ -26,7 +26,6 @@ SIGNATURE_FIELD = "ScreeningSignature"
 class SigningError(RuntimeError):
     """The key or certificate could not be used to sign."""
 
-
 def sign_pdf(
     data: bytes,
     key_path: str | os.PathLike,

@@ -20,7 +20,6 @@ _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 class DocumentNotFoundError(KeyError):
     """No document with that SHA-256 is stored."""
 
-
 class DocumentIntegrityError(RuntimeError):
     """The stored bytes no longer match their SHA-256 (the file was changed or damaged)."""
 

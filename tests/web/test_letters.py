@@ -18,8 +18,8 @@ from screening.core import outbox
 from screening.core.commands import outbox_status
 from screening.core.extensions import db
 from screening.core.models import AuditEvent, OutboxMessage
-from screening.document_models import DocumentBlob, GeneratedDocument
-from screening.documents import service as letters
+from screening.documents import access, config, letters, verification
+from screening.documents.models import DocumentBlob, GeneratedDocument
 from screening.documents.storage import FileDocumentStore
 from screening.review import cases, decisions, deliberation, routing
 from screening.review.models import CommitteeMember
@@ -136,7 +136,7 @@ def test_researchers_language_and_a_correction_supersedes_the_first_letter(app, 
     text = _text(FileDocumentStore(app.config["DOCUMENT_STORE_DIR"]).get(new.sha256))
     assert "Abgelehnt" in text
     # The fast-track letter of the proposal (none here) and the old letter stay verifiable, marked.
-    assert letters.verify_hash(db.session, old.sha256).superseded
+    assert verification.verify_hash(db.session, old.sha256).superseded
 
 
 def test_fast_tracked_proposal_gets_a_clearance_letter(factory):
@@ -146,7 +146,7 @@ def test_fast_tracked_proposal_gets_a_clearance_letter(factory):
     assert proposal.status == "fast_tracked"
     doc = _doc("proposal", proposal.id)
     assert doc.kind == "fast_track_letter" and doc.sha256
-    verified = letters.verify_code(db.session, doc.verification_code)
+    verified = verification.verify_code(db.session, doc.verification_code)
     assert verified.decision is None and verified.reference == letters.reference_for(proposal)
 
 
@@ -173,8 +173,8 @@ def test_database_store(app, factory, case_world, monkeypatch):
     assert doc.store == "database" and doc.storage_key == f"db:{doc.sha256}"
     blob = db.session.get(DocumentBlob, doc.sha256)
     assert hashlib.sha256(blob.data).hexdigest() == doc.sha256
-    assert letters.read_bytes(db.session, doc) == blob.data
-    store = letters.document_store(db.session, "database")
+    assert access.read_bytes(db.session, doc) == blob.data
+    store = config.document_store(db.session, "database")
     assert store.exists(doc.sha256) and not store.exists("0" * 64) and not store.exists("../etc")
     assert store.put(blob.data).sha256 == doc.sha256  # same bytes again: nothing new
 
@@ -183,12 +183,12 @@ def test_signed_letter_when_the_institution_has_a_key(app, factory, case_world, 
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     monkeypatch.setitem(app.config, "SIGNING_KEY_DIR", str(tmp_path))
-    made = letters.create_demo_signing_keys(db.session)
+    made = config.create_demo_signing_keys(db.session)
     assert tmp_path / case_world["inst"].slug in made
     decision = _decide(factory, case_world)
     doc = _doc("decision", decision.id)
     assert doc.signed
-    data = letters.read_bytes(db.session, doc)
+    data = access.read_bytes(db.session, doc)
     assert PdfFileReader(io.BytesIO(data)).embedded_signatures
 
 
@@ -276,7 +276,7 @@ def test_other_people_get_404(app, factory, case_world):
 
 
 def test_demo_signing_key_command_and_missing_letters(app, factory, tmp_path, monkeypatch):
-    from screening.blueprints.documents import demo_signing_key_command, request_missing_command, verify_command
+    from screening.documents.commands import demo_signing_key_command, request_missing_command, verify_command
 
     monkeypatch.setitem(app.config, "SIGNING_KEY_DIR", str(tmp_path / "signing"))
     inst = factory.institution()
@@ -296,7 +296,7 @@ def test_demo_signing_key_command_and_missing_letters(app, factory, tmp_path, mo
     again = _doc("proposal", proposal.id)
     assert again.sha256
     path = tmp_path / "letter.pdf"
-    path.write_bytes(letters.read_bytes(db.session, again))
+    path.write_bytes(access.read_bytes(db.session, again))
     assert "authentic: fast_track_letter" in runner.invoke(verify_command, [str(path)]).output
     path.write_bytes(path.read_bytes() + b"\n")
     assert runner.invoke(verify_command, [str(path)]).exit_code == 1

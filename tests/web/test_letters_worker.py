@@ -30,7 +30,7 @@ from screening.core import migrations, outbox
 from screening.core.commands import outbox_sweep
 from screening.core.extensions import db
 from screening.core.models import OutboxMessage
-from screening.document_models import GeneratedDocument
+from screening.documents.models import GeneratedDocument
 from screening.review import cases, decisions, routing
 from screening.review.models import CommitteeMember
 

@@ -37,7 +37,7 @@ def extend_world(factory, world) -> None:
     from sqlmodel import select
 
     from screening.core.extensions import db
-    from screening.document_models import GeneratedDocument
+    from screening.documents.models import GeneratedDocument
 
     owner, inst_a = world["users"][(OWNER, True)], world["insts"][True]
     proposal = factory.proposal(owner, inst_a, submit=True)
