@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rules import Screener
 from screening.portfolio.exports import to_xlsx
-from screening.portfolio.importing import COLUMN_NAMES, parse_upload
+from screening.portfolio.import_columns import COLUMN_NAMES
+from screening.portfolio.import_parsing import parse_upload
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "data" / "collaborations_1400.csv"
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rules.lists import load_current_lists
 from screening.portfolio.exports import to_csv
-from screening.portfolio.importing import COLUMN_NAMES
+from screening.portfolio.import_columns import COLUMN_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261400

@@ -43,7 +43,7 @@ LISTED = ["Harbin Institute of Technology", "Beihang University", "Northwestern 
 def seed(engine, n: int) -> dict:
     from screening.accounts.models import Institution, Membership, User
     from screening.accounts.service import hash_password
-    from screening.portfolio_models import ProposalField, ProposalFlag, ProposalPartner, ProposalScreening
+    from screening.portfolio.models import ProposalField, ProposalFlag, ProposalPartner, ProposalScreening
     from screening.proposals.models import Proposal
 
     rnd = random.Random(1)

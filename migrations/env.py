@@ -10,7 +10,7 @@ import screening.api_models
 import screening.core.models
 import screening.documents.models
 import screening.notifications.models
-import screening.portfolio_models
+import screening.portfolio.models
 import screening.proposals.models
 import screening.review.models  # noqa: F401
 from screening.core.database import UTCDateTime

@@ -60,6 +60,7 @@ def create_app(config: dict | None = None) -> Flask:
     from screening.accounts import views as auth
     from screening.core import views as main
     from screening.documents import views as documents
+    from screening.portfolio import views as portfolio
     from screening.proposals import views as proposals
     from screening.review import views as review
 
@@ -68,7 +69,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(proposals.bp)
     app.register_blueprint(review.bp)  # committee review
     __import__("screening.blueprints.api", fromlist=["init_app"]).init_app(app)  # JSON API + token pages
-    app.register_blueprint(__import__("screening.blueprints.reports", fromlist=["bp"]).bp)  # international office
+    app.register_blueprint(portfolio.bp)  # international office
     app.register_blueprint(documents.bp)  # letters, /verify
 
     from screening.core.i18n import init_template_helpers

@@ -21,15 +21,14 @@ from screening.core.countries import ISO_CODES
 from screening.core.errors import ValidationFailed
 from screening.core.extensions import db
 from screening.core.i18n import CATEGORY_ORDER
-from screening.portfolio import exports
+from screening.portfolio import aggregates, exports, index, office, search
 from screening.proposals import workflow
-from screening.services import portfolio as svc
 from screening.web import api_support as api
 from screening.web.api_support import ApiProblem
 
 from .api import _problem, bp, operation
 
-OFFICE = svc.OFFICE_ROLES
+OFFICE = office.OFFICE_ROLES
 TAGS = ("portfolio",)
 STATUSES = tuple(s for s in workflow.STATES if s != workflow.DRAFT)  # drafts are the researcher's business
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -52,7 +51,7 @@ FILTERS = (
     _q("q", {"type": "string", "maxLength": 200}, "Words in the title or a partner's name"),
     _q("partner", {"type": "string", "maxLength": 200}, "Part of a partner's name"),
     _q("country", {"enum": sorted(ISO_CODES)}, "A partner country (ISO 3166-1 alpha-2)"),
-    _q("tier", {"type": "array", "items": {"enum": list(svc.TIERS)}, "maxItems": len(svc.TIERS)},
+    _q("tier", {"type": "array", "items": {"enum": list(index.TIERS)}, "maxItems": len(index.TIERS)},
        "Risk tier (repeat for several)"),
     _q("status", {"type": "array", "items": {"enum": list(STATUSES)}, "maxItems": len(STATUSES)},
        "Status (repeat for several); default every status but draft"),
@@ -63,7 +62,7 @@ FILTERS = (
     _q("listed", {"type": "boolean"}, "Only proposals with a partner on a list"),
     _q("date_from", {"type": "string", "format": "date"}, "Filed on or after (YYYY-MM-DD)"),
     _q("date_to", {"type": "string", "format": "date"}, "Filed on or before (YYYY-MM-DD)"),
-    _q("sort", {"enum": list(svc.SORTS), "default": "newest"}),
+    _q("sort", {"enum": list(search.SORTS), "default": "newest"}),
 )
 PAGING = (
     _q("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 50}),
@@ -164,7 +163,7 @@ def _date(name: str) -> str | None:
     return value
 
 
-def _filters() -> svc.Filters:
+def _filters() -> search.Filters:
     """The page's filters from the query string, each checked against its OpenAPI schema first."""
     from werkzeug.datastructures import MultiDict
 
@@ -175,10 +174,10 @@ def _filters() -> svc.Filters:
             if len(value) > 200:
                 raise _bad(name, "at most 200 characters")
             args[name] = value
-    for name, allowed in (("country", ISO_CODES), ("category", CATEGORY_ORDER), ("sort", svc.SORTS)):
+    for name, allowed in (("country", ISO_CODES), ("category", CATEGORY_ORDER), ("sort", search.SORTS)):
         if (value := _enum(name, allowed)) is not None:
             args[name] = value
-    for name, allowed in (("tier", svc.TIERS), ("status", STATUSES)):
+    for name, allowed in (("tier", index.TIERS), ("status", STATUSES)):
         values = request.args.getlist(name)
         if any(v not in allowed for v in values) or len(values) > len(allowed):
             raise _bad(name, "not one of the allowed values")
@@ -199,7 +198,7 @@ def _filters() -> svc.Filters:
         if (value := _date(name)) is not None:
             args[name] = value
     try:
-        return svc.parse_filters(args)
+        return search.parse_filters(args)
     except ValidationFailed as exc:
         raise ApiProblem(400, "Invalid filter.",
                          errors=[{"parameter": k, "detail": v} for k, v in exc.errors.items()]) from None
@@ -242,7 +241,7 @@ def _cursor(sort: str) -> list | None:
         raise _bad("cursor", "not a cursor this API gave out for this sort order") from None
 
 
-def _row_json(row: svc.PortfolioRow) -> dict:
+def _row_json(row: search.PortfolioRow) -> dict:
     return {"id": row.id, "title": row.title, "status": row.status, "tier": row.tier,
             "created_at": row.created_at.isoformat(),
             "partners": [{"name": n, "country": c, "listed_entry": e} for n, c, e in row.partners],
@@ -263,7 +262,7 @@ def portfolio_list():
     limit = api.int_arg("limit", 50, 1, 100)
     after = _cursor(filters.sort)
     try:
-        rows, last, total = svc.search_after(db.session, g.actor, filters, after, limit)
+        rows, last, total = search.search_after(db.session, g.actor, filters, after, limit)
     except ValidationFailed:
         raise _bad("cursor", "not a cursor this API gave out for this sort order") from None
     cursor = _serializer().dumps({"sort": filters.sort, "after": [_encode_key(v) for v in last]}) if last else None
@@ -285,7 +284,7 @@ def aggregates_json(data: dict, suppress: bool) -> dict:
         "total": n(data["total"]), "suppressed": suppress,
         "by_tier": pairs("tier", data["by_tier"]), "by_status": pairs("status", data["by_status"]),
         "by_country": [{"country": c, "count": n(count),
-                        "tiers": {t: n(tiers[t][i]) for t in svc.TIERS if t in tiers}}
+                        "tiers": {t: n(tiers[t][i]) for t in index.TIERS if t in tiers}}
                        for i, (c, count) in enumerate(data["by_country"])],
         "by_field": pairs("field", data["by_field"]), "listed_partners": pairs("name", data["listed_partners"]),
         "ageing": pairs("bucket", data["ageing"]), "decisions": pairs("outcome", data["decisions"]),
@@ -307,7 +306,7 @@ def aggregates_json(data: dict, suppress: bool) -> dict:
 @roles_required(*OFFICE)
 def portfolio_aggregates():
     suppress = _bool("suppress")
-    return aggregates_json(svc.dashboard(db.session, g.actor), suppress)
+    return aggregates_json(aggregates.dashboard(db.session, g.actor), suppress)
 
 
 @bp.get("/portfolio/export")
@@ -324,12 +323,12 @@ def portfolio_export():
     if fmt is None:
         raise _bad("format", "required: csv or xlsx")
     filters = _filters()
-    rows = list(svc.export_rows(db.session, g.actor, filters))
+    rows = list(search.export_rows(db.session, g.actor, filters))
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     if fmt == "csv":
-        response = Response(b"".join(exports.iter_csv(svc.EXPORT_COLUMNS, rows)),
+        response = Response(b"".join(exports.iter_csv(search.EXPORT_COLUMNS, rows)),
                             headers={"Content-Type": "text/csv; charset=utf-8"})
     else:
-        response = Response(exports.to_xlsx(svc.EXPORT_COLUMNS, rows, sheet_title="Portfolio"), mimetype=XLSX)
+        response = Response(exports.to_xlsx(search.EXPORT_COLUMNS, rows, sheet_title="Portfolio"), mimetype=XLSX)
     response.headers["Content-Disposition"] = f'attachment; filename="portfolio-{stamp}.{fmt}"'
     return response

@@ -1,7 +1,8 @@
-"""Portfolio building blocks for the international office, free of Flask and the database.
+"""The international office's portfolio: search, dashboard and reports, bulk import, list monitoring.
 
-- ``importing``: the bulk-import template and ``parse_upload`` (CSV/XLSX to validated proposals,
-  all or nothing).
-- ``exports``: CSV and XLSX writers that neutralise spreadsheet formulas.
-- ``charts``: server-side SVG bar charts with small-number suppression.
+Library modules free of Flask and the database (the web app, the CLI, the Celery tasks and the
+tests all use them): ``import_columns``, ``import_validation`` and ``import_parsing`` (the bulk
+import: template, row checks, untrusted uploads), ``exports`` (CSV and XLSX writers that
+neutralise spreadsheet formulas) and ``charts`` (server-side SVG bar charts with small-number
+suppression).
 """

@@ -6,7 +6,7 @@ import zipfile
 from openpyxl import Workbook
 
 from screening.portfolio.exports import to_csv
-from screening.portfolio.importing import COLUMN_NAMES
+from screening.portfolio.import_columns import COLUMN_NAMES
 
 MINIMAL = {"title": "Quantum sensing of magnetic fields", "research_fields": "1.3",
            "partner_1_name": "Kyoto University", "partner_1_country": "JP"}

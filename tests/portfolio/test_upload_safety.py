@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from screening.portfolio import importing
-from screening.portfolio.importing import parse_upload, template_xlsx
+from screening.portfolio import import_parsing
+from screening.portfolio.import_columns import template_xlsx
+from screening.portfolio.import_parsing import parse_upload
 from tests.portfolio.helpers import MINIMAL, rezip, xlsx_from_dicts
 
 TEMPLATE = template_xlsx()
@@ -34,7 +35,7 @@ def openpyxl_must_not_run(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("openpyxl was asked to open a file that should have been rejected before")
 
-    monkeypatch.setattr(importing, "load_workbook", refuse)
+    monkeypatch.setattr(import_parsing, "load_workbook", refuse)
 
 
 def zip_bomb(uncompressed: int) -> bytes:
@@ -82,7 +83,7 @@ def test_a_file_with_many_entries_is_rejected(openpyxl_must_not_run):
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
         archive.writestr("[Content_Types].xml", CONTENT_TYPES)
-        for number in range(importing.MAX_ZIP_ENTRIES + 1):
+        for number in range(import_parsing.MAX_ZIP_ENTRIES + 1):
             archive.writestr(f"xl/media/{number}.bin", b"")
     assert "too many parts" in file_error(parse_upload("many.xlsx", out.getvalue()))
 

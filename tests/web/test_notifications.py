@@ -16,7 +16,6 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import update
 from sqlmodel import select
 
-from screening import portfolio_tasks  # noqa: F401 - registers its mail event (features register theirs)
 from screening.core import outbox
 from screening.core.extensions import db
 from screening.core.models import OutboxMessage
@@ -24,6 +23,7 @@ from screening.notifications import events, render, tasks, transports
 from screening.notifications.events import NotificationError
 from screening.notifications.models import SentMail
 from screening.notifications.service import notify
+from screening.portfolio import notifications as portfolio_events  # noqa: F401 - registers its mail event
 from screening.proposals import service as proposal_service
 from screening.review import notifications as review_events  # noqa: F401 - registers the review's events
 

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from screening.core.extensions import db
 from screening.core.models import OutboxMessage
-from screening.portfolio_models import ImportJob, RescreenJob, ScreeningEvent
+from screening.portfolio.models import ImportJob, RescreenJob, ScreeningEvent
 from screening.proposals import workflow
 from screening.proposals.models import Proposal
 
@@ -189,7 +189,7 @@ def _new_list_version(tmp_path, entry_name: str, country: str) -> Path:
 
 def test_rescreen_after_list_update_changes_exactly_the_affected_cases(app, factory, office_world, tmp_path,
                                                                       monkeypatch):
-    from screening import portfolio_tasks
+    from screening.portfolio import tasks as portfolio_tasks
 
     w = office_world
     target = w["plain"]  # University of Oslo: fast-tracked (low) until the list names it

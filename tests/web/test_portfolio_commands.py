@@ -5,7 +5,7 @@ from sqlmodel import select
 
 from screening.core.extensions import db
 from screening.portfolio.commands import portfolio_cli
-from screening.portfolio_models import ProposalField, ProposalFlag, ProposalPartner, ProposalScreening
+from screening.portfolio.models import ProposalField, ProposalFlag, ProposalPartner, ProposalScreening
 from screening.proposals.models import Proposal, ProposalVersion
 
 HIT = {"name": "Harbin Institute of Technology", "country": "CN", "type": "university"}

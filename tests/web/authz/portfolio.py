@@ -44,16 +44,16 @@ SPEC = {
 
 def extend_world(factory, world) -> None:
     """An import job, a stored report of institution A, and a re-screen job."""
-    from screening import portfolio_tasks
     from screening.core.extensions import db
-    from screening.portfolio_models import ReportJob, RescreenJob
-    from screening.services import portfolio
+    from screening.portfolio import import_jobs
+    from screening.portfolio import tasks as portfolio_tasks
+    from screening.portfolio.models import ReportJob, RescreenJob
 
     from ..helpers import minimal_proposal
 
     inst_a = world["insts"][True]
     office = world["users"][("international_office", True)]
-    job = portfolio.start_import(db.session, factory.actor(office, inst_a), "x.csv",
+    job = import_jobs.start_import(db.session, factory.actor(office, inst_a), "x.csv",
                                  [(2, minimal_proposal(title="Imported collaboration"))])
     stored = portfolio_tasks.report_store().put(b"%PDF-1.7 matrix test")
     report = ReportJob(institution_id=inst_a.id, requested_by_id=office.id, status="ready",

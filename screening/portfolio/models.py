@@ -4,7 +4,7 @@ Imported at the bottom of :mod:`screening.models` so that Alembic sees them. No
 ``from __future__ import annotations`` here (relationships break).
 
 The facet tables (``proposal_partner``, ``proposal_field``, ``proposal_flag``) and
-``proposal_screening`` are maintained by :mod:`screening.services.portfolio` whenever a proposal
+``proposal_screening`` are maintained by :mod:`screening.portfolio.index` whenever a proposal
 is screened (submission, import, re-screen): the portfolio filters and the dashboard never read
 JSON columns.
 """

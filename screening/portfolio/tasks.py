@@ -13,28 +13,21 @@ Celery beat runs ``screening.portfolio.monitor`` (a new list version or rule set
 re-screen) and ``screening.portfolio.rescreen`` (a periodic full re-screen).
 """
 
-import logging
 from pathlib import Path
 
 from celery import shared_task
 from flask import current_app
 from sqlmodel import Session
 
+from rules import Screener
 from screening.accounts.models import Institution
 from screening.core import outbox
 from screening.core.database import utcnow
-from screening.notifications.events import MailEvent, register_event
-from screening.portfolio_models import ReportJob
-
-log = logging.getLogger(__name__)
-
-register_event(MailEvent(
-    "list_match_changed", audience="international_office",
-    required=("cause", "changed", "tier_rose", "reopened"), optional=("institution_name",),
-    link="/portfolio/monitoring",
-    example={"cause": "list canada-named-research-organizations 2026-12-01", "changed": 3, "tier_rose": 2,
-             "reopened": 1},
-))
+from screening.core.engine import get_screener
+from screening.core.extensions import db
+from screening.documents.storage import FileDocumentStore
+from screening.portfolio import import_jobs, reports, rescreens
+from screening.portfolio.models import ReportJob, RescreenJob
 
 
 def _eager() -> bool:
@@ -43,36 +36,28 @@ def _eager() -> bool:
 
 
 def current_screener():
-    from screening.core.engine import get_screener
-
     return get_screener()
 
 
 def fresh_screener():
     """A screener built from the files on disk now; replaces the process's cached one."""
-    from rules import Screener
-
     screener = Screener.default()
     current_app.extensions["screener"] = screener
     return screener
 
 
 def _screener_for(fp: str):
-    from screening.services.portfolio import fingerprint
-
     screener = current_screener()
-    if fingerprint(screener) != fp:
+    if rescreens.fingerprint(screener) != fp:
         screener = fresh_screener()
     return screener
 
 
 @outbox.outbox_task("portfolio.import")
 def run_import(session: Session, payload: dict, message) -> None:
-    from screening.services import portfolio
-
     job_id = int(payload["job_id"])
     screener = current_screener()
-    while portfolio.run_import_chunk(session, job_id, screener):
+    while import_jobs.run_import_chunk(session, job_id, screener):
         if not _eager():
             outbox.enqueue(session, "portfolio.import", {"job_id": job_id})
             return
@@ -81,15 +66,12 @@ def run_import(session: Session, payload: dict, message) -> None:
 
 @outbox.outbox_task("portfolio.rescreen")
 def run_rescreen(session: Session, payload: dict, message) -> None:
-    from screening.portfolio_models import RescreenJob
-    from screening.services import portfolio
-
     job_id = int(payload["job_id"])
     job = session.get(RescreenJob, job_id)
     if job is None:
         return
     screener = _screener_for(job.fingerprint)
-    while portfolio.run_rescreen_chunk(session, job_id, screener):
+    while rescreens.run_rescreen_chunk(session, job_id, screener):
         if not _eager():
             outbox.enqueue(session, "portfolio.rescreen", {"job_id": job_id})
             return
@@ -102,20 +84,16 @@ def report_dir() -> Path:
 
 
 def report_store():
-    from screening.documents.storage import FileDocumentStore
-
     return FileDocumentStore(report_dir())
 
 
 @outbox.outbox_task("portfolio.report")
 def run_report(session: Session, payload: dict, message) -> None:
-    from screening.services.portfolio_report import render_dashboard_pdf
-
     report = session.get(ReportJob, int(payload["report_id"]))
     if report is None or report.status != "pending":
         return
     institution = session.get(Institution, report.institution_id)
-    pdf = render_dashboard_pdf(session, institution, suppress=report.suppress, language=report.language)
+    pdf = reports.render_dashboard_pdf(session, institution, suppress=report.suppress, language=report.language)
     stored = report_store().put(pdf.data)
     report.sha256, report.size = stored.sha256, stored.size
     report.status, report.finished_at = "ready", utcnow()
@@ -125,21 +103,15 @@ def run_report(session: Session, payload: dict, message) -> None:
 
 def monitor(session: Session, force: bool = False):
     """Start a re-screen if the lists or rules changed (or always, with ``force``)."""
-    from screening.services import portfolio
-
-    return portfolio.check_for_changes(session, fresh_screener_no_swap, current_screener(), force=force)
+    return rescreens.check_for_changes(session, fresh_screener_no_swap, current_screener(), force=force)
 
 
 def fresh_screener_no_swap():
-    from rules import Screener
-
     return Screener.default()
 
 
 @shared_task(name="screening.portfolio.monitor", ignore_result=True)
 def monitor_task() -> int | None:
-    from screening.core.extensions import db
-
     job = monitor(db.session)
     db.session.commit()
     return job.id if job else None
@@ -147,8 +119,6 @@ def monitor_task() -> int | None:
 
 @shared_task(name="screening.portfolio.rescreen", ignore_result=True)
 def periodic_rescreen_task() -> int | None:
-    from screening.core.extensions import db
-
     job = monitor(db.session, force=True)
     db.session.commit()
     return job.id if job else None

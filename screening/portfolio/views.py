@@ -16,12 +16,25 @@ from wtforms.fields.choices import SelectChoice
 from forms.accounts import PlainActionForm
 from forms.portfolio import ImportForm, ListUploadForm
 from screening.accounts.access import roles_required
+from screening.core import audit, outbox
 from screening.core.errors import NotFound, ValidationFailed
 from screening.core.extensions import db
 from screening.core.i18n import current_language
-from screening.portfolio import exports, importing
-from screening.portfolio_models import ReportJob
-from screening.services import portfolio as svc
+from screening.portfolio import (
+    aggregates,
+    exports,
+    import_columns,
+    import_jobs,
+    import_parsing,
+    index,
+    office,
+    rescreens,
+    search,
+)
+from screening.portfolio import tasks as portfolio_tasks
+from screening.portfolio.models import ReportJob
+from screening.portfolio.reports import chart_labels, render_certificate
+from screening.proposals import workflow
 
 bp = Blueprint("reports", __name__, url_prefix="/portfolio")
 
@@ -42,7 +55,7 @@ def _upload_limit(endpoint, values):
 
 def _filters():
     try:
-        return svc.parse_filters(request.args)
+        return search.parse_filters(request.args)
     except ValidationFailed as exc:
         abort(400, description=_("Invalid filter: %(errors)s",
                                  errors="; ".join(f"{k}: {v}" for k, v in exc.errors.items())))
@@ -59,19 +72,17 @@ def _page_arg() -> int:
 @roles_required(*OFFICE)
 def portfolio():
     filters = _filters()
-    page = svc.search(db.session, g.actor, filters, _page_arg())
+    page = search.search(db.session, g.actor, filters, _page_arg())
     query = filters.query_args()
     saved_link = url_for(".portfolio", _external=True) + ("?" + _urlencode(query) if query else "")
-    return render_template("reports/portfolio.html", page=page, filters=filters, query=query,
-                           saved_link=saved_link, choices=svc.filter_choices(db.session, g.actor),
-                           tiers=svc.TIERS, statuses=[s for s in _statuses()],
+    return render_template("portfolio/portfolio.html", page=page, filters=filters, query=query,
+                           saved_link=saved_link, choices=search.filter_choices(db.session, g.actor),
+                           tiers=index.TIERS, statuses=[s for s in _statuses()],
                            page_url=lambda n: url_for(".portfolio", **_multi([*query, ("page", str(n))])),
                            export_url=lambda fmt: url_for(".export", fmt=fmt, **_multi(query)))
 
 
 def _statuses():
-    from screening.proposals import workflow
-
     return [s for s in workflow.STATES if s != workflow.DRAFT]
 
 
@@ -97,12 +108,12 @@ def export(fmt: str):
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     # The rows are read inside the request (the session belongs to it); the CSV text is then
     # encoded and sent in chunks, so the response body is never built as one string.
-    rows = list(svc.export_rows(db.session, g.actor, filters))
+    rows = list(search.export_rows(db.session, g.actor, filters))
     if fmt == "csv":
-        response = Response(exports.iter_csv(svc.EXPORT_COLUMNS, rows), mimetype="text/csv",
+        response = Response(exports.iter_csv(search.EXPORT_COLUMNS, rows), mimetype="text/csv",
                             headers={"Content-Type": "text/csv; charset=utf-8"})
     else:
-        data = exports.to_xlsx(svc.EXPORT_COLUMNS, rows, sheet_title="Portfolio")
+        data = exports.to_xlsx(search.EXPORT_COLUMNS, rows, sheet_title="Portfolio")
         response = Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response.headers["Content-Disposition"] = f'attachment; filename="portfolio-{stamp}.{fmt}"'
     return response
@@ -114,10 +125,10 @@ def export(fmt: str):
 @roles_required(*OFFICE)
 def import_template(fmt: str):
     if fmt == "csv":
-        return Response(importing.template_csv(), mimetype="text/csv",
+        return Response(import_columns.template_csv(), mimetype="text/csv",
                         headers={"Content-Disposition": 'attachment; filename="collaborations-template.csv"'})
     if fmt == "xlsx":
-        return Response(importing.template_xlsx(),
+        return Response(import_columns.template_xlsx(),
                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": 'attachment; filename="collaborations-template.xlsx"'})
     abort(404)
@@ -127,29 +138,29 @@ def import_template(fmt: str):
 @roles_required(*OFFICE)
 def import_form():
     form = ImportForm()
-    owners = svc.owner_choices(db.session, g.actor)
+    owners = import_jobs.owner_choices(db.session, g.actor)
     form.owner.choices = [SelectChoice(u.id, f"{u.name} <{u.email}>") for u in owners]
     if request.method == "GET":
-        return render_template("reports/import.html", form=form, result=None)
+        return render_template("portfolio/import.html", form=form, result=None)
     if not form.validate():
-        return render_template("reports/import.html", form=form, result=None), 400
+        return render_template("portfolio/import.html", form=form, result=None), 400
     upload = form.file.data
     filename = (upload.filename or "").strip()
     try:
         data = upload.read()
     finally:
         upload.close()  # a large upload is spooled to a temporary file
-    result = importing.parse_upload(filename, data)
+    result = import_parsing.parse_upload(filename, data)
     if result.file_errors:
-        return render_template("reports/import.html", form=form, result=result), 400
+        return render_template("portfolio/import.html", form=form, result=result), 400
     valid_only = bool(form.valid_rows_only.data)
     chosen = [(row.row_number, row.proposal) for row in result.rows
               if row.proposal is not None and (row.is_valid or False)]
     if not result.is_valid and not valid_only:
-        return render_template("reports/import.html", form=form, result=result), 400
+        return render_template("portfolio/import.html", form=form, result=result), 400
     if not chosen:
-        return render_template("reports/import.html", form=form, result=result), 400
-    job = svc.start_import(db.session, g.actor, filename, chosen, owner_id=form.owner.data,
+        return render_template("portfolio/import.html", form=form, result=result), 400
+    job = import_jobs.start_import(db.session, g.actor, filename, chosen, owner_id=form.owner.data,
                            skipped_rows=len(result.invalid_rows))
     db.session.commit()
     return redirect(url_for(".import_job", job_id=job.id), code=303)
@@ -158,14 +169,14 @@ def import_form():
 @bp.get("/import/<int:job_id>")
 @roles_required(*OFFICE)
 def import_job(job_id: int):
-    job = svc.get_import(db.session, g.actor, job_id)
-    return render_template("reports/import_job.html", job=job, tiers=svc.TIERS)
+    job = import_jobs.get_import(db.session, g.actor, job_id)
+    return render_template("portfolio/import_job.html", job=job, tiers=index.TIERS)
 
 
 @bp.get("/import/<int:job_id>/progress")
 @roles_required(*OFFICE)
 def import_progress(job_id: int):
-    job = svc.get_import(db.session, g.actor, job_id)
+    job = import_jobs.get_import(db.session, g.actor, job_id)
     return {"id": job.id, "status": job.status, "total": job.total, "done": job.done,
             "percent": round(100 * job.done / job.total) if job.total else 100}
 
@@ -175,9 +186,9 @@ def import_progress(job_id: int):
 @bp.get("/monitoring")
 @roles_required(*OFFICE)
 def monitoring():
-    job = svc.latest_change_job(db.session)
-    return render_template("reports/monitoring.html", job=job, rows=svc.changes(db.session, g.actor, job),
-                           list_changes=svc.list_changes(),
+    job = rescreens.latest_change_job(db.session)
+    return render_template("portfolio/monitoring.html", job=job, rows=rescreens.changes(db.session, g.actor, job),
+                           list_changes=rescreens.list_changes(),
                            action_form=PlainActionForm(), list_form=ListUploadForm()
                            if g.actor.has("institution_admin") else None)
 
@@ -185,9 +196,7 @@ def monitoring():
 @bp.post("/monitoring/check")
 @roles_required(*OFFICE)
 def monitoring_check():
-    from screening import portfolio_tasks
-
-    svc.require_office(g.actor)
+    office.require_office(g.actor)
     portfolio_tasks.monitor(db.session)
     db.session.commit()
     return redirect(url_for(".monitoring"), code=303)
@@ -196,7 +205,7 @@ def monitoring_check():
 @bp.get("/monitoring/<int:job_id>/progress")
 @roles_required(*OFFICE)
 def rescreen_progress(job_id: int):
-    job = svc.get_rescreen(db.session, g.actor, job_id)
+    job = rescreens.get_rescreen(db.session, g.actor, job_id)
     # Counts span every institution: only the share done is shown.
     return {"id": job.id, "status": job.status,
             "percent": round(100 * job.done / job.total) if job.total else 100}
@@ -210,7 +219,6 @@ def list_upload():
 
     from rules.importers import import_list
     from rules.lists import ListError, store_new_version
-    from screening import portfolio_tasks
 
     form = ListUploadForm()
     target = os.environ.get("SCREENING_LISTS_DIR") or ""
@@ -232,7 +240,6 @@ def list_upload():
             diff = store_new_version(partner_list, Path(target))[1]
         except (ListError, ValueError, UnicodeDecodeError) as exc:
             abort(400, description=_("The list could not be imported: %(error)s", error=str(exc)[:300]))
-    from screening.core import audit
 
     audit.record(db.session, g.user, "portfolio.list_uploaded", "partner_list", partner_list.name,
                  g.actor.institution_id, {"version": partner_list.version, "entries": len(partner_list.entries),
@@ -245,9 +252,7 @@ def list_upload():
 @bp.get("/proposals/<int:pid>/certificate.pdf")
 @roles_required(*OFFICE)
 def certificate(pid: int):
-    from screening.services.portfolio_report import render_certificate
-
-    proposal = svc.get_proposal(db.session, g.actor, pid)
+    proposal = office.get_proposal(db.session, g.actor, pid)
     pdf = render_certificate(db.session, proposal, language=current_language())
     if pdf is None:
         raise NotFound("not screened yet")
@@ -264,24 +269,20 @@ def _suppress_arg() -> bool:
 @bp.get("/dashboard")
 @roles_required(*OFFICE)
 def dashboard():
-    from screening.services.portfolio_report import chart_labels
-
     suppress = _suppress_arg()
-    data = svc.dashboard(db.session, g.actor)
-    charts = svc.chart_svgs(data, suppress, chart_labels(current_language()))
+    data = aggregates.dashboard(db.session, g.actor)
+    charts = aggregates.chart_svgs(data, suppress, chart_labels(current_language()))
     reports = db.session.exec(select(ReportJob).where(ReportJob.institution_id == g.actor.institution_id)
                               .order_by(ReportJob.id.desc()).limit(5)).all()
-    return render_template("reports/dashboard.html", data=data, charts=charts, suppress=suppress,
-                           s=lambda n: svc.suppressed(int(n), suppress), reports=reports,
+    return render_template("portfolio/dashboard.html", data=data, charts=charts, suppress=suppress,
+                           s=lambda n: aggregates.suppressed(int(n), suppress), reports=reports,
                            action_form=PlainActionForm())
 
 
 @bp.post("/dashboard/pdf")
 @roles_required(*OFFICE)
 def report_request():
-    from screening.core import outbox
-
-    svc.require_office(g.actor)
+    office.require_office(g.actor)
     report = ReportJob(institution_id=g.actor.institution_id, requested_by_id=g.user.id,
                        suppress=request.form.get("suppress") in ("1", "on", "true"), language=current_language())
     db.session.add(report)
@@ -296,7 +297,7 @@ def _report(rid: int) -> ReportJob:
     if report is None:
         abort(404)
     if report.institution_id != g.actor.institution_id:
-        raise svc._deny(g.actor, "report", rid)
+        raise office.deny(g.actor, "report", rid)
     return report
 
 
@@ -306,14 +307,12 @@ def report_status(rid: int):
     report = _report(rid)
     if request.accept_mimetypes.best == "application/json":
         return {"id": report.id, "status": report.status}
-    return render_template("reports/report.html", report=report)
+    return render_template("portfolio/report.html", report=report)
 
 
 @bp.get("/reports/<int:rid>/download")
 @roles_required(*OFFICE)
 def report_download(rid: int):
-    from screening import portfolio_tasks
-
     report = _report(rid)
     if report.status != "ready" or not report.sha256:
         abort(404)

@@ -7,8 +7,11 @@ from sqlmodel import Session
 
 from screening.accounts.models import Institution
 from screening.core.database import utcnow
+from screening.core.engine import ford_fields
+from screening.core.i18n import STATUS_LABELS, TIER_LABELS
+from screening.documents.render import render_pdf
+from screening.portfolio import aggregates, index
 from screening.proposals.models import Proposal
-from screening.services import portfolio
 
 TEXT = {
     "en": {"report": "Portfolio report", "generated": "Generated on", "total": "Proposals (without drafts)",
@@ -36,9 +39,6 @@ TEXT = {
 
 
 def chart_labels(language: str) -> dict:
-    from screening.core.engine import ford_fields
-    from screening.core.i18n import STATUS_LABELS, TIER_LABELS
-
     with force_locale(language):
         return {"status": {k: str(v) for k, v in STATUS_LABELS.items()},
                 "tier": {k: str(v) for k, v in TIER_LABELS.items()},
@@ -46,12 +46,10 @@ def chart_labels(language: str) -> dict:
 
 
 def render_dashboard_pdf(session: Session, institution: Institution, *, suppress: bool, language: str):
-    from screening.documents.render import render_pdf
-
     language = language if language in TEXT else "en"
-    data = portfolio.dashboard_for(session, institution.id)
-    svgs = portfolio.chart_svgs(data, suppress, chart_labels(language))
-    s = lambda n: portfolio.suppressed(int(n), suppress)  # noqa: E731
+    data = aggregates.dashboard_for(session, institution.id)
+    svgs = aggregates.chart_svgs(data, suppress, chart_labels(language))
+    s = lambda n: aggregates.suppressed(int(n), suppress)  # noqa: E731
     context = {
         "text": TEXT[language],
         "institution": institution.name,
@@ -69,11 +67,9 @@ def render_dashboard_pdf(session: Session, institution: Institution, *, suppress
 
 
 def render_certificate(session: Session, proposal: Proposal, language: str = "en"):
-    from screening.documents.render import render_pdf
-
     language = language if language in TEXT else "en"
     institution = session.get(Institution, proposal.institution_id)
-    row = portfolio.current_screening(session, proposal)
+    row = index.current_screening(session, proposal)
     if row is None:
         return None
     labels = chart_labels(language)

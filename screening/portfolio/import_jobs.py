@@ -1,0 +1,141 @@
+"""Running a bulk import: valid rows stored as ``imported`` proposals, screened chunk by chunk.
+
+The rows come from :func:`screening.portfolio.import_parsing.parse_upload`; the chunks run as the
+outbox task ``portfolio.import`` (:mod:`screening.portfolio.tasks`). Nothing here commits.
+"""
+
+import copy
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from screening.accounts.models import Membership, User
+from screening.accounts.service import Actor
+from screening.core import audit, outbox
+from screening.core.database import utcnow
+from screening.core.errors import NotFound, ValidationFailed
+from screening.portfolio.index import CHUNK, TIERS, flush_batch, index_screening
+from screening.portfolio.models import ImportItem, ImportJob, ProposalPartner
+from screening.portfolio.office import deny, require_office
+from screening.proposals import workflow
+from screening.proposals.models import Proposal, ProposalVersion
+from screening.review import routing
+
+
+def owner_choices(session: Session, actor: Actor) -> list[User]:
+    """Who may own imported collaborations: the importing user and the institution's researchers."""
+    researchers = session.exec(
+        select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.institution_id == actor.institution_id, Membership.role == "researcher",
+               User.is_active.is_(True)).order_by(User.name).limit(500)).all()
+    return [actor.user, *[u for u in researchers if u.id != actor.user.id]]
+
+
+def start_import(session: Session, actor: Actor, filename: str, proposals: list[tuple[int, dict]],
+                 owner_id: int | None = None, skipped_rows: int = 0) -> ImportJob:
+    """Store validated rows as proposals (status ``imported``) and a job that screens them.
+
+    ``proposals`` are (spreadsheet row, contract proposal) pairs already checked by
+    ``parse_upload``. The screening runs in the background (outbox task ``portfolio.import``).
+    """
+    require_office(actor)
+    if not proposals:
+        raise ValidationFailed({"file": "nothing to import"})
+    owner_id = owner_id or actor.user.id
+    if owner_id != actor.user.id and owner_id not in {u.id for u in owner_choices(session, actor)}:
+        raise ValidationFailed({"owner": "choose a researcher of your institution"})
+    job = ImportJob(institution_id=actor.institution_id, created_by_id=actor.user.id, owner_id=owner_id,
+                    filename=filename[:255], total=len(proposals), skipped_rows=skipped_rows)
+    session.add(job)
+    session.flush()
+    now = utcnow()
+    rows = [{"institution_id": actor.institution_id, "owner_id": owner_id, "title": str(p["title"])[:300],
+             "status": workflow.IMPORTED, "data": copy.deepcopy(p), "creation_token": f"import-{job.id}-{n}",
+             "created_at": now, "updated_at": now} for n, p in proposals]
+    ids = []
+    for start in range(0, len(rows), 1000):
+        part = rows[start:start + 1000]
+        ids += list(session.execute(sa.insert(Proposal).returning(Proposal.id, sort_by_parameter_order=True),
+                                    part).scalars())
+    session.execute(sa.insert(ImportItem), [
+        {"job_id": job.id, "proposal_id": pid, "row_number": n, "reference": (p.get("reference") or None)}
+        for pid, (n, p) in zip(ids, proposals, strict=True)])
+    audit.record(session, actor.user, "portfolio.import_started", "import_job", job.id, actor.institution_id,
+                 {"filename": job.filename, "rows": len(proposals), "skipped_rows": skipped_rows,
+                  "owner_id": owner_id, "first_proposal": ids[0], "last_proposal": ids[-1]})
+
+    outbox.enqueue(session, "portfolio.import", {"job_id": job.id})
+    return job
+
+
+def get_import(session: Session, actor: Actor, job_id: int) -> ImportJob:
+    require_office(actor)
+    job = session.get(ImportJob, job_id)
+    if job is None:
+        raise NotFound(f"import {job_id}")
+    if job.institution_id != actor.institution_id:
+        raise deny(actor, "import", job_id)
+    return job
+
+
+def run_import_chunk(session: Session, job_id: int, screener, chunk: int = CHUNK) -> bool:
+    """Screen the next chunk of an import; returns True when items remain. Idempotent by cursor."""
+    job = session.get(ImportJob, job_id)
+    if job is None or job.status in ("done", "failed"):
+        return False
+    job.status = "running"
+    items = session.execute(select(ImportItem.id, ImportItem.proposal_id).where(
+        ImportItem.job_id == job.id, ImportItem.id > job.last_item_id).order_by(ImportItem.id).limit(chunk)).all()
+    user = session.get(User, job.created_by_id)
+    proposals = {p.id: p for p in session.exec(select(Proposal).where(
+        Proposal.id.in_([i.proposal_id for i in items]))).all()} if items else {}
+    batch: dict[Any, list] = {}
+    for item in items:
+        proposal = proposals.get(item.proposal_id)
+        if proposal is not None and proposal.status == workflow.IMPORTED:
+            data = copy.deepcopy(dict(proposal.data))
+            result = screener.screen(data, language="en")
+            version = ProposalVersion(
+                proposal_id=proposal.id, institution_id=proposal.institution_id, number=1,
+                submission_token=f"import-{job.id}-{proposal.id}-{uuid.uuid4().hex[:8]}", submitted_by_id=user.id,
+                proposal_json=data, result_json=result, language="en", tier=result["tier"], route=result["route"],
+                ruleset_version=str(result.get("ruleset_version", "")), ruleset_hash=result.get("ruleset_hash"),
+                lists_json=list(result.get("lists", [])))
+            session.add(version)
+            proposal.tier, proposal.route = version.tier, version.route
+            workflow.transition(session, proposal, workflow.SCREENED, user,
+                                {"version": 1, "tier": version.tier, "route": version.route, "import_job": job.id},
+                                as_system=True)
+            nxt = workflow.FAST_TRACKED if version.route == "fast_track" else workflow.IN_REVIEW
+            workflow.transition(session, proposal, nxt, user, {"version": 1}, as_system=True)
+            routing.open_case(session, user, proposal, version)
+            index_screening(session, proposal, data, result, 1, f"import {job.id}", batch=batch)
+        job.last_item_id = item.id
+        job.done += 1
+    flush_batch(session, batch)
+    more = len(items) == chunk
+    if not more:
+        job.status = "done"
+        job.finished_at = utcnow()
+        job.summary = import_summary(session, job)
+        audit.record(session, user, "portfolio.import_screened", "import_job", job.id, job.institution_id,
+                     {"tiers": job.summary.get("tiers")})
+    session.add(job)
+    session.flush()
+    return more
+
+
+def import_summary(session: Session, job: ImportJob) -> dict[str, Any]:
+    in_job = select(ImportItem.proposal_id).where(ImportItem.job_id == job.id)
+    tiers = dict(session.execute(select(Proposal.tier, sa.func.count()).where(Proposal.id.in_(in_job))
+                                 .group_by(Proposal.tier)).all())
+    listed = session.execute(
+        select(ProposalPartner.listed_entry, sa.func.count(sa.distinct(ProposalPartner.proposal_id)))
+        .where(ProposalPartner.proposal_id.in_(in_job), ProposalPartner.listed_entry.is_not(None))
+        .group_by(ProposalPartner.listed_entry)
+        .order_by(sa.func.count(sa.distinct(ProposalPartner.proposal_id)).desc(), ProposalPartner.listed_entry)
+        .limit(25)).all()
+    return {"tiers": {t: tiers.get(t, 0) for t in TIERS},
+            "listed_partners": [[name, n] for name, n in listed]}

@@ -1,0 +1,339 @@
+"""The portfolio list: filters from the query string, pages, keyset walks for the API, exports.
+
+Plain functions taking a session and the acting :class:`Actor`; they read only.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from screening.accounts.service import Actor
+from screening.core.countries import ISO_CODES
+from screening.core.errors import ValidationFailed
+from screening.core.i18n import CATEGORY_ORDER
+from screening.portfolio.index import TIERS
+from screening.portfolio.models import ProposalField, ProposalFlag, ProposalPartner
+from screening.portfolio.office import require_office
+from screening.proposals import workflow
+from screening.proposals.models import Proposal
+from screening.review.models import Committee, ReviewCase
+
+SORTS = {
+    "newest": (Proposal.created_at.desc(), Proposal.id.desc()),
+    "oldest": (Proposal.created_at.asc(), Proposal.id.asc()),
+    "title": (Proposal.title.asc(), Proposal.id.asc()),
+    "tier": (sa.case({"critical": 0, "high": 1, "medium": 2, "low": 3}, value=Proposal.tier, else_=4),
+             Proposal.created_at.desc(), Proposal.id.desc()),
+    "status": (Proposal.status.asc(), Proposal.id.desc()),
+    "updated": (Proposal.updated_at.desc(), Proposal.id.desc()),
+}
+FILTER_KEYS = ("q", "country", "partner", "tier", "status", "category", "field", "committee", "listed",
+               "date_from", "date_to", "sort")
+PER_PAGE = 50
+
+
+@dataclass
+class Filters:
+    q: str = ""
+    country: str = ""
+    partner: str = ""
+    tier: list[str] = field(default_factory=list)
+    status: list[str] = field(default_factory=list)
+    category: str = ""
+    field: str = ""
+    committee: int | None = None
+    listed: bool = False
+    date_from: date | None = None
+    date_to: date | None = None
+    sort: str = "newest"
+
+    def query_args(self) -> list[tuple[str, str]]:
+        """The filters as query-string pairs (the saved-filter link)."""
+        out: list[tuple[str, str]] = []
+        for key in ("q", "country", "partner", "category", "field"):
+            if getattr(self, key):
+                out.append((key, getattr(self, key)))
+        out += [("tier", t) for t in self.tier] + [("status", s) for s in self.status]
+        if self.committee is not None:
+            out.append(("committee", str(self.committee)))
+        if self.listed:
+            out.append(("listed", "1"))
+        if self.date_from:
+            out.append(("date_from", self.date_from.isoformat()))
+        if self.date_to:
+            out.append(("date_to", self.date_to.isoformat()))
+        if self.sort != "newest":
+            out.append(("sort", self.sort))
+        return out
+
+    @property
+    def active(self) -> bool:
+        return any(k != "sort" for k, _ in self.query_args())
+
+
+def _text_arg(value: str | None, name: str, limit: int, errors: dict[str, str]) -> str:
+    value = (value or "").strip()
+    if len(value) > limit:
+        errors[name] = f"at most {limit} characters"
+        return ""
+    if any(ord(ch) < 32 for ch in value):
+        errors[name] = "control characters are not allowed"
+        return ""
+    return value
+
+
+def _date_arg(value: str | None, name: str, errors: dict[str, str]) -> date | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        parsed = date.fromisoformat(value)
+    except ValueError:
+        errors[name] = "a date as YYYY-MM-DD"
+        return None
+    if not 1990 <= parsed.year <= 2200:
+        errors[name] = "a date between 1990 and 2200"
+        return None
+    return parsed
+
+
+def parse_filters(args) -> Filters:
+    """Filters from the query string (a ``MultiDict``); raises ValidationFailed on bad values."""
+    errors: dict[str, str] = {}
+    f = Filters()
+    f.q = _text_arg(args.get("q"), "q", 200, errors)
+    f.partner = _text_arg(args.get("partner"), "partner", 200, errors)
+    country = _text_arg(args.get("country"), "country", 2, errors).upper()
+    if country and not (len(country) == 2 and country.isascii() and country.isalpha()):
+        errors["country"] = "an ISO 3166-1 alpha-2 code"
+    f.country = country if "country" not in errors else ""
+    f.tier = [t for t in args.getlist("tier") if t]
+    if any(t not in TIERS for t in f.tier):
+        errors["tier"] = "unknown tier"
+    f.status = [s for s in args.getlist("status") if s]
+    if any(s not in workflow.STATES for s in f.status):
+        errors["status"] = "unknown status"
+    f.category = _text_arg(args.get("category"), "category", 32, errors)
+    if f.category and not f.category.replace("_", "").isalpha():
+        errors["category"] = "unknown category"
+    f.field = _text_arg(args.get("field"), "field", 8, errors)
+    if f.field and not all(part.isdigit() for part in f.field.split(".")):
+        errors["field"] = "an OECD FORD code such as 2.2"
+    committee = (args.get("committee") or "").strip()
+    if committee:
+        if not committee.isdigit() or len(committee) > 9:
+            errors["committee"] = "unknown committee"
+        else:
+            f.committee = int(committee)
+    f.listed = (args.get("listed") or "") in ("1", "on", "true", "yes")
+    f.date_from = _date_arg(args.get("date_from"), "date_from", errors)
+    f.date_to = _date_arg(args.get("date_to"), "date_to", errors)
+    sort = (args.get("sort") or "newest").strip()
+    if sort not in SORTS:
+        errors["sort"] = "unknown sort order"
+    else:
+        f.sort = sort
+    if errors:
+        raise ValidationFailed(errors)
+    return f
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _filtered(institution_id: int, f: Filters):
+    """WHERE conditions on ``proposal`` for the filters (EXISTS on the facet tables)."""
+    conds: list[Any] = [Proposal.institution_id == institution_id]
+    if f.tier:
+        conds.append(Proposal.tier.in_(f.tier))
+    if f.status:
+        conds.append(Proposal.status.in_(f.status))
+    else:
+        conds.append(Proposal.status != workflow.DRAFT)  # drafts are the researcher's own business
+    if f.date_from:
+        conds.append(Proposal.created_at >= datetime.combine(f.date_from, time.min, tzinfo=UTC))
+    if f.date_to:
+        conds.append(Proposal.created_at < datetime.combine(f.date_to + timedelta(days=1), time.min, tzinfo=UTC))
+    pp = ProposalPartner
+
+    def partner_exists(*where):
+        return sa.exists().where(pp.proposal_id == Proposal.id, pp.institution_id == institution_id, *where)
+
+    if f.country:
+        conds.append(partner_exists(pp.country == f.country))
+    if f.partner:
+        conds.append(partner_exists(pp.name.ilike(_like(f.partner), escape="\\")))
+    if f.listed:
+        conds.append(partner_exists(pp.listed_entry.is_not(None)))
+    if f.category:
+        conds.append(sa.exists().where(ProposalFlag.proposal_id == Proposal.id,
+                                       ProposalFlag.institution_id == institution_id,
+                                       ProposalFlag.category == f.category,
+                                       ProposalFlag.max_severity != "info"))
+    if f.field:
+        conds.append(sa.exists().where(
+            ProposalField.proposal_id == Proposal.id, ProposalField.institution_id == institution_id,
+            sa.or_(ProposalField.code == f.field, ProposalField.code.like(f.field + ".%"))))
+    if f.committee is not None:
+        conds.append(sa.exists().where(ReviewCase.proposal_id == Proposal.id,
+                                       ReviewCase.committee_id == f.committee,
+                                       ReviewCase.institution_id == institution_id))
+    if f.q:
+        pattern = _like(f.q)
+        conds.append(sa.or_(Proposal.title.ilike(pattern, escape="\\"),
+                            partner_exists(pp.name.ilike(pattern, escape="\\"))))
+    return conds
+
+
+@dataclass
+class PortfolioRow:
+    id: int
+    title: str
+    status: str
+    tier: str | None
+    created_at: datetime
+    partners: list[tuple[str, str, str | None]]  # (name, country, listed entry)
+    categories: list[tuple[str, str]]  # (category, max severity)
+
+
+@dataclass
+class PortfolioPage:
+    rows: list[PortfolioRow]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def search(session: Session, actor: Actor, f: Filters, page: int = 1, per_page: int = PER_PAGE) -> PortfolioPage:
+    """One page of the institution's proposals (offset pagination, at most 2,000 pages)."""
+    require_office(actor)
+    page = max(1, min(page, 2000))
+    conds = _filtered(actor.institution_id, f)
+    total = session.execute(select(sa.func.count()).select_from(Proposal).where(*conds)).scalar_one()
+    stmt = (select(Proposal.id, Proposal.title, Proposal.status, Proposal.tier, Proposal.created_at)
+            .where(*conds).order_by(*SORTS[f.sort]).offset((page - 1) * per_page).limit(per_page))
+    return PortfolioPage(_rows(session, session.execute(stmt).all()), page, per_page, total)
+
+
+def _rows(session: Session, base) -> list[PortfolioRow]:
+    """Rows of ``proposal`` (id, title, status, tier, created_at) with their partners and flag
+    categories: two more queries for the whole page, never one per row."""
+    ids = [r.id for r in base]
+    partners: dict[int, list] = defaultdict(list)
+    cats: dict[int, list] = defaultdict(list)
+    if ids:
+        for r in session.execute(select(ProposalPartner.proposal_id, ProposalPartner.name, ProposalPartner.country,
+                                        ProposalPartner.listed_entry)
+                                 .where(ProposalPartner.proposal_id.in_(ids))
+                                 .order_by(ProposalPartner.proposal_id, ProposalPartner.position)):
+            partners[r.proposal_id].append((r.name, r.country, r.listed_entry))
+        for r in session.execute(select(ProposalFlag.proposal_id, ProposalFlag.category, ProposalFlag.max_severity)
+                                 .where(ProposalFlag.proposal_id.in_(ids)).order_by(ProposalFlag.category)):
+            cats[r.proposal_id].append((r.category, r.max_severity))
+    return [PortfolioRow(r.id, r.title, r.status, r.tier, r.created_at, partners[r.id], cats[r.id]) for r in base]
+
+
+_TIER_RANK = sa.case({"critical": 0, "high": 1, "medium": 2, "low": 3}, value=Proposal.tier, else_=4)
+
+
+# Keyset pagination (the API): each sort order as (expression, descending) pairs ending in the id,
+# so that a walk is stable while proposals are added.
+KEYSETS: dict[str, tuple[tuple[Any, bool], ...]] = {
+    "newest": ((Proposal.created_at, True), (Proposal.id, True)),
+    "oldest": ((Proposal.created_at, False), (Proposal.id, False)),
+    "title": ((Proposal.title, False), (Proposal.id, False)),
+    "tier": ((_TIER_RANK, False), (Proposal.created_at, True), (Proposal.id, True)),
+    "status": ((Proposal.status, False), (Proposal.id, True)),
+    "updated": ((Proposal.updated_at, True), (Proposal.id, True)),
+}
+
+
+def search_after(session: Session, actor: Actor, f: Filters, after: list | None,
+                 limit: int) -> tuple[list[PortfolioRow], list | None, int]:
+    """One keyset page: rows after the sort key ``after`` (None: the first page).
+
+    Returns (rows, the sort key of the last row when more rows follow else None, total matching).
+    """
+    require_office(actor)
+    keys = KEYSETS[f.sort]
+    conds = _filtered(actor.institution_id, f)
+    total = session.execute(select(sa.func.count()).select_from(Proposal).where(*conds)).scalar_one()
+    if after is not None:
+        if len(after) != len(keys):
+            raise ValidationFailed({"cursor": "invalid cursor"})
+        branches = []
+        for i, (expr, desc) in enumerate(keys):
+            equal = [k == v for (k, _d), v in zip(keys[:i], after[:i], strict=True)]
+            branches.append(sa.and_(*equal, expr < after[i] if desc else expr > after[i]))
+        conds.append(sa.or_(*branches))
+    labelled = [expr.label(f"k{i}") for i, (expr, _desc) in enumerate(keys)]
+    stmt = (select(Proposal.id, Proposal.title, Proposal.status, Proposal.tier, Proposal.created_at, *labelled)
+            .where(*conds).order_by(*[expr.desc() if desc else expr.asc() for expr, desc in keys])
+            .limit(limit + 1))
+    base = session.execute(stmt).all()
+    more = len(base) > limit
+    base = base[:limit]
+    last = [getattr(base[-1], f"k{i}") for i in range(len(keys))] if more and base else None
+    return _rows(session, base), last, total
+
+
+EXPORT_COLUMNS = ("id", "title", "status", "tier", "created_at", "partners", "partner_countries",
+                  "listed_partners", "flag_categories", "research_fields")
+
+
+def export_rows(session: Session, actor: Actor, f: Filters, batch: int = 1000):
+    """Every row of the filtered view, for CSV/XLSX (yields in batches: memory stays bounded)."""
+    require_office(actor)
+    conds = _filtered(actor.institution_id, f)
+    order = SORTS[f.sort]
+    offset = 0
+    while True:
+        base = session.execute(select(Proposal.id, Proposal.title, Proposal.status, Proposal.tier,
+                                      Proposal.created_at).where(*conds).order_by(*order)
+                               .offset(offset).limit(batch)).all()
+        if not base:
+            return
+        offset += len(base)
+        ids = [r.id for r in base]
+        partners: dict[int, list] = defaultdict(list)
+        for r in session.execute(select(ProposalPartner.proposal_id, ProposalPartner.name, ProposalPartner.country,
+                                        ProposalPartner.listed_entry)
+                                 .where(ProposalPartner.proposal_id.in_(ids))
+                                 .order_by(ProposalPartner.proposal_id, ProposalPartner.position)):
+            partners[r.proposal_id].append(r)
+        cats: dict[int, list] = defaultdict(list)
+        for r in session.execute(select(ProposalFlag.proposal_id, ProposalFlag.category, ProposalFlag.max_severity)
+                                 .where(ProposalFlag.proposal_id.in_(ids)).order_by(ProposalFlag.category)):
+            cats[r.proposal_id].append(f"{r.category}:{r.max_severity}")
+        fields: dict[int, list] = defaultdict(list)
+        for r in session.execute(select(ProposalField.proposal_id, ProposalField.code)
+                                 .where(ProposalField.proposal_id.in_(ids)).order_by(ProposalField.id)):
+            fields[r.proposal_id].append(r.code)
+        for r in base:
+            ps = partners[r.id]
+            yield (r.id, r.title, r.status, r.tier or "", r.created_at,
+                   "; ".join(p.name for p in ps), "; ".join(dict.fromkeys(p.country for p in ps)),
+                   "; ".join(p.listed_entry for p in ps if p.listed_entry), "; ".join(cats[r.id]),
+                   "; ".join(fields[r.id]))
+        if len(base) < batch:
+            return
+
+
+def filter_choices(session: Session, actor: Actor) -> dict[str, Any]:
+    """Values for the filter form's drop-downs (countries, categories, committees of the institution)."""
+    # Fixed lists: a DISTINCT over the facet tables would cost a scan on every page view.
+    inst = actor.institution_id
+    countries = sorted(ISO_CODES)
+    categories = list(CATEGORY_ORDER)
+    committees = [(c.id, c.name) for c in session.exec(
+        select(Committee).where(Committee.institution_id == inst).order_by(Committee.name)).all()]
+    return {"countries": countries, "categories": categories, "committees": committees}
