@@ -11,9 +11,9 @@ import sys
 from rules import Screener
 from screening import create_app
 from screening.accounts import service as accounts
+from screening.api import tokens
 from screening.core.extensions import db
 from screening.proposals import service as svc
-from screening.services import tokens
 
 COUNTRIES = ("DK", "CN", "DE", "US", "IN", "FR", "JP", "BR")
 

@@ -6,7 +6,7 @@ from sqlmodel import SQLModel
 
 # Every module that defines tables, so that the metadata holds them all.
 import screening.accounts.models
-import screening.api_models
+import screening.api.models
 import screening.core.models
 import screening.documents.models
 import screening.notifications.models

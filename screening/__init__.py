@@ -58,6 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
     access.init_app(app)  # then the current user
 
     from screening.accounts import views as auth
+    from screening.api import views as api
     from screening.core import views as main
     from screening.documents import views as documents
     from screening.portfolio import views as portfolio
@@ -68,7 +69,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(proposals.bp)
     app.register_blueprint(review.bp)  # committee review
-    __import__("screening.blueprints.api", fromlist=["init_app"]).init_app(app)  # JSON API + token pages
+    api.init_app(app)  # JSON API + token pages
     app.register_blueprint(portfolio.bp)  # international office
     app.register_blueprint(documents.bp)  # letters, /verify
 

@@ -123,6 +123,11 @@ def render_error(code: int, message: str | None = None):
                            request_id=g.get("request_id", "")), code
 
 
+def answer_errors_under(app: Flask, prefix: str, answer) -> None:
+    """HTTP errors on paths under ``prefix`` are answered by ``answer(exc)`` instead of an error page."""
+    app.extensions.setdefault("error_answers", {})[prefix] = answer
+
+
 def init_app(app: Flask) -> None:
     @app.before_request
     def _start():
@@ -155,10 +160,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc):
-        if request.path.startswith("/api/"):  # e.g. no route (an id beyond the database range): a problem
-            from screening.web.api_support import handle_error
-
-            return handle_error(exc)
+        for prefix, answer in current_app.extensions.get("error_answers", {}).items():
+            if request.path.startswith(prefix):  # e.g. no API route (an id beyond the database range): a problem
+                return answer(exc)
         code = exc.code or 500
         message = exc.description if code == 400 and exc.description and "\n" not in exc.description \
             and not exc.description.startswith("The browser (or proxy)") else None

@@ -12,9 +12,9 @@ from werkzeug.serving import make_server
 
 from screening import create_app
 from screening.accounts import service as accounts
+from screening.api import tokens
 from screening.core import migrations
 from screening.core.extensions import db
-from screening.services import tokens
 
 from .conftest import base_config
 from .helpers import PASSWORD, minimal_proposal

@@ -7,14 +7,14 @@ import jsonschema
 import pytest
 from sqlmodel import func, select
 
-from screening.api_models import ApiToken
-from screening.blueprints.api import OPERATIONS
+from screening.api import tokens
+from screening.api.models import ApiToken
+from screening.api.openapi import OPERATIONS
+from screening.api.schema import SCHEMA_DIR
 from screening.core.database import utcnow
 from screening.core.extensions import db
 from screening.core.models import AuditEvent
 from screening.proposals.models import Proposal, ProposalVersion
-from screening.services import tokens
-from screening.web.api_schema import SCHEMA_DIR
 
 from .helpers import csrf_token_from, minimal_proposal
 

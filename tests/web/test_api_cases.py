@@ -8,12 +8,12 @@ import pytest
 from sqlmodel import select
 
 from screening.accounts import service as accounts
+from screening.api import tokens
 from screening.core.extensions import db
 from screening.core.models import AuditEvent
 from screening.proposals.models import Proposal
 from screening.review import cases, decisions, deliberation, routing
 from screening.review.models import CommitteeMember, ConflictDeclaration, Decision, FlagDisposition, ReviewCase
-from screening.services import tokens
 
 from .helpers import minimal_proposal
 from .test_api import assert_problem, bearer

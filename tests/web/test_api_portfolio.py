@@ -6,8 +6,8 @@ import io
 import pytest
 from openpyxl import load_workbook
 
+from screening.api import tokens
 from screening.core.extensions import db
-from screening.services import tokens
 
 HIT = {"name": "Harbin Institute of Technology", "country": "CN", "type": "university"}
 OSLO = {"name": "University of Oslo", "country": "NO", "type": "university"}

@@ -5,8 +5,8 @@ API entries are ``Token`` expectations: the matrix calls them with each user's b
 calls. Tokens of institution B never reach institution A's objects (404).
 """
 
+from screening.api import tokens
 from screening.core.extensions import db
-from screening.services import tokens
 
 from ..helpers import minimal_proposal
 from .core import OTHER_RESEARCHER, OWNER, expect_object_change, expect_object_read, expect_researcher_page

@@ -1,7 +1,7 @@
 """The international office's portfolio in the JSON API: queries, aggregates and exports.
 
-Routes are attached to the ``api`` blueprint of :mod:`screening.blueprints.api` (imported there
-before the blueprint is registered), with their OpenAPI operations declared the same way. Every
+Routes are attached to the ``api`` blueprint of :mod:`screening.api.blueprint` (imported by
+:mod:`screening.api.views` before the blueprint is registered), with their OpenAPI operations. Every
 call is for the international office and the institution admin of the token's institution and
 reads that institution's proposals only (the services scope every query by it): there are no
 object ids to guess, and another institution's data is never part of an answer.
@@ -17,16 +17,16 @@ from flask import Response, current_app, g, request
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from screening.accounts.access import roles_required
+from screening.api import support as api
+from screening.api.blueprint import bp
+from screening.api.openapi import operation, problem
+from screening.api.support import ApiProblem
 from screening.core.countries import ISO_CODES
 from screening.core.errors import ValidationFailed
 from screening.core.extensions import db
 from screening.core.i18n import CATEGORY_ORDER
 from screening.portfolio import aggregates, exports, index, office, search
 from screening.proposals import workflow
-from screening.web import api_support as api
-from screening.web.api_support import ApiProblem
-
-from .api import _problem, bp, operation
 
 OFFICE = office.OFFICE_ROLES
 TAGS = ("portfolio",)
@@ -254,7 +254,7 @@ def _row_json(row: search.PortfolioRow) -> dict:
 @operation("get", "/portfolio", "The institution's proposals with the portfolio page's filters (keyset pages)",
            {"200": {"description": "One page",
                     "content": {"application/json": {"schema": PAGE_SCHEMA}}},
-            "400": _problem("A filter, limit or cursor is not valid")},
+            "400": problem("A filter, limit or cursor is not valid")},
            tags=TAGS, roles=OFFICE, parameters=FILTERS + PAGING)
 @roles_required(*OFFICE)
 def portfolio_list():
@@ -301,7 +301,7 @@ def aggregates_json(data: dict, suppress: bool) -> dict:
            {"200": {"description": "Counts by tier, status, partner country, research field, listed partner, "
                                    "ageing of open cases; decisions, conditions and durations per committee",
                     "content": {"application/json": {"schema": AGGREGATES_SCHEMA}}},
-            "400": _problem("suppress is not true or false")},
+            "400": problem("suppress is not true or false")},
            tags=TAGS, roles=OFFICE, parameters=(SUPPRESS,))
 @roles_required(*OFFICE)
 def portfolio_aggregates():
@@ -315,7 +315,7 @@ def portfolio_aggregates():
                                    "an apostrophe, and XLSX holds no formula or hyperlink cells",
                     "content": {"text/csv": {"schema": {"type": "string"}},
                                 XLSX: {"schema": {"type": "string", "contentMediaType": XLSX}}}},
-            "400": _problem("format is missing, or a filter is not valid")},
+            "400": problem("format is missing, or a filter is not valid")},
            tags=TAGS, roles=OFFICE, parameters=(FORMAT, *FILTERS))
 @roles_required(*OFFICE)
 def portfolio_export():

@@ -1,4 +1,4 @@
-"""Component schemas of the OpenAPI 3.1 document; operations live next to the routes (blueprints/api.py).
+"""Component schemas of the OpenAPI 3.1 document; operations live next to the routes (``@operation``).
 
 The proposal and screening-result schemas are the contract's own (JSON Schema 2020-12, which is
 what OpenAPI 3.1 uses), read from the copies bundled with the rules engine.

@@ -3,12 +3,12 @@
 from flask import Blueprint, abort, g, redirect, render_template, url_for
 
 from forms.accounts import PlainActionForm
-from forms.tokens import CreateTokenForm
+from forms.api import CreateTokenForm
 from screening.accounts.access import login_required
+from screening.api import tokens as svc
+from screening.api.support import forget_token
 from screening.core.errors import ValidationFailed
 from screening.core.extensions import db
-from screening.services import tokens as svc
-from screening.web.api_support import forget_token
 
 bp = Blueprint("tokens", __name__, url_prefix="/account/tokens")
 

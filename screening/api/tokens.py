@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from screening.accounts.models import Membership, User
 from screening.accounts.service import Actor
-from screening.api_models import SCOPES, ApiToken
+from screening.api.models import SCOPES, ApiToken
 from screening.core import audit
 from screening.core.database import utcnow
 from screening.core.errors import NotFound, ValidationFailed

@@ -13,13 +13,15 @@ import time
 import orjson
 from flask import current_app, g, jsonify, request
 from itsdangerous import BadSignature, URLSafeSerializer
+from jsonschema import Draft202012Validator
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from screening.api import tokens
+from screening.api.schema import components
 from screening.core.database import utcnow
 from screening.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from screening.core.extensions import db, limiter
-from screening.services import tokens
 
 log = logging.getLogger("screening.api")
 
@@ -264,3 +266,32 @@ def decode_cursor(kind: str) -> int | None:
         raise ApiProblem(400, "The cursor is not one this API gave out.",
                          errors=[{"parameter": "cursor", "detail": "invalid cursor"}]) from None
     return after
+
+
+# ----------------------------------------------------------------- shared by the resources
+
+LANGUAGES = ("en", "de")
+
+
+def language() -> str:
+    if "Accept-Language" not in request.headers:  # most clients send none: skip parsing it
+        return "en"
+    return request.accept_languages.best_match(LANGUAGES, "en") or "en"
+
+
+def iso(value):
+    return value.isoformat() if value is not None else None
+
+
+def checked_body(schema_name: str) -> dict:
+    """A JSON body checked against its input schema (unknown fields refused) -> 422 with pointers."""
+    data = json_body()
+    validator = Draft202012Validator(components()[schema_name])
+    problems = []
+    for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+        problems.append((path, error.message if error.validator != "pattern"
+                         else "contains control, zero-width or direction-override characters"))
+    if problems:
+        raise validation_problem(problems)
+    return data

@@ -1,1 +1,0 @@
-"""One blueprint per audience: main (public pages), auth, proposals (researchers)."""
