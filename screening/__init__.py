@@ -1,4 +1,4 @@
-"""The screening web application."""
+"""The screening web application: ``create_app`` assembles the core and one package per feature."""
 
 from pathlib import Path
 
@@ -18,6 +18,16 @@ class DatabaseIdConverter(IntegerConverter):
                  signed: bool = False) -> None:
         super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=2**31 - 1 if max is None else max,
                          signed=signed)
+
+
+def _register_tasks() -> None:
+    """Every Celery task and outbox handler, so that a worker (``screening.celery_app`` builds the app)
+    knows the same tasks as the web process."""
+    from screening.core import outbox  # noqa: F401 - the outbox runner and sweeper
+    from screening.documents import tasks as _letters  # noqa: F401 - documents.render_*
+    from screening.notifications import tasks as _mail  # noqa: F401 - mail.send
+    from screening.portfolio import tasks as _portfolio  # noqa: F401 - import, re-screen, report, monitor
+    from screening.review import tasks as _review  # noqa: F401 - overdue notices (beat)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -50,7 +60,7 @@ def create_app(config: dict | None = None) -> Flask:
     limiter.init_app(app)
     init_celery(app)
 
-    import screening.tasks  # noqa: F401 - registers outbox handlers and Celery tasks
+    _register_tasks()
     from screening.accounts import access
     from screening.core import security
 

@@ -7,7 +7,18 @@ without a database; app commands (db, demo, users, audit, ...) load it on demand
 from flask.cli import FlaskGroup
 
 import rules.cli
-from screening.commands import register as register_app_commands
+
+
+def register_app_commands(cli: FlaskGroup) -> None:
+    """The web application's commands; each imports its services only when it runs."""
+    from screening.accounts.commands import institutions_cli, users_cli
+    from screening.core.commands import audit_cli, db_cli, outbox_cli, serve_command
+    from screening.demo.commands import demo_command
+    from screening.portfolio.commands import portfolio_cli
+
+    for command in (db_cli, institutions_cli, users_cli, audit_cli, outbox_cli, demo_command, serve_command,
+                    portfolio_cli):
+        cli.add_command(command)
 
 
 def _create_app():

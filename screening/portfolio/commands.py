@@ -4,9 +4,7 @@ import click
 from flask.cli import AppGroup
 from sqlmodel import select
 
-from screening.accounts.models import Institution
 from screening.core.extensions import db
-from screening.portfolio.index import reindex_all
 
 portfolio_cli = AppGroup("portfolio", help="The international office's portfolio (search tables).")
 
@@ -22,6 +20,9 @@ def reindex(slug, chunk):
     that already have their search rows are left alone, so running it again is harmless; it
     commits every CHUNK proposals and can be interrupted and restarted.
     """
+    from screening.accounts.models import Institution
+    from screening.portfolio.index import reindex_all
+
     institution_id = None
     if slug:
         inst = db.session.exec(select(Institution).where(Institution.slug == slug)).first()

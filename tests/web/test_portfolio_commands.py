@@ -47,7 +47,7 @@ def test_reindex_fills_the_search_tables_of_proposals_screened_before_them(app, 
 
 
 def test_demo_fills_the_portfolio_search_tables(app):
-    from screening.demo import load_demo
+    from screening.demo.data import load_demo
 
     load_demo(db.session)
     db.session.commit()

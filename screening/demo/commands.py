@@ -1,8 +1,4 @@
-"""The web application's commands for the ``screening`` console script.
-
-``register(cli)`` adds them to the FlaskGroup in ``screening/cli.py``.
-"""
-
+"""``screening demo [--serve]``: migrate, load the demo data once, print the logins, optionally serve."""
 
 import click
 from flask import current_app
@@ -20,11 +16,10 @@ from screening.core.extensions import db
 def demo_command(serve, host, port):
     """Migrate, load demo data (once), print the demo logins; optionally serve."""
     from screening.core import migrations
-    from screening.demo import load_demo
+    from screening.demo import letters as letters_demo
+    from screening.demo.data import load_demo
 
     migrations.upgrade(current_app)
-    from screening.documents import demo as letters_demo
-
     letters_demo.before_load()  # demo signing keys, so that the demo's letters are signed
     logins, created = load_demo(db.session)
     click.echo("demo data " + ("loaded" if created else "already present"))
@@ -36,13 +31,3 @@ def demo_command(serve, host, port):
             click.echo(f"    {role:22} {email}")
     if serve:
         serve_app(host, port)
-
-
-def register(cli: click.Group) -> None:
-    from screening.accounts.commands import institutions_cli, users_cli
-    from screening.core.commands import audit_cli, db_cli, outbox_cli, serve_command
-    from screening.portfolio.commands import portfolio_cli
-
-    for command in (db_cli, institutions_cli, users_cli, audit_cli, outbox_cli, demo_command, serve_command,
-                    portfolio_cli):
-        cli.add_command(command)

@@ -11,6 +11,8 @@ from screening.accounts import service as accounts
 from screening.accounts.models import ROLES, Institution
 from screening.core.engine import get_screener
 from screening.proposals import service as svc
+from screening.review import cases, decisions, deliberation, routing
+from screening.review.models import Committee, CommitteeMember, RoutingRule
 
 DEMO_PASSWORD = "screening-demo"  # noqa: S105 - printed on purpose for the demo installation
 INSTITUTIONS = [("nordhafen", "Universität Nordhafen"), ("rheinau", "Technische Hochschule Rheinau")]
@@ -169,9 +171,6 @@ REVIEW_STEPS = {0: "dispositions", 1: "information_requested", 2: "decided", 3: 
 
 def _committees(session: Session, inst: Institution, users: dict) -> None:
     """A central commission (the default) and an engineering faculty committee, routed by FORD field 2."""
-    from screening.review import routing
-    from screening.review.models import Committee, CommitteeMember, RoutingRule
-
     central = routing.ensure_setup(session, None, inst.id)
     central.name = "Central commission for research security"
     engineering = Committee(institution_id=inst.id, name="Faculty of Engineering committee", due_days=21)
@@ -187,8 +186,6 @@ def _committees(session: Session, inst: Institution, users: dict) -> None:
 
 
 def _deliberate(session: Session, users: dict, researcher, proposal, step: str, screener) -> None:
-    from screening.review import cases, decisions, deliberation, routing
-
     case = routing.case_for_proposal(session, proposal)
     if case is None or proposal.status != "in_review":
         return
