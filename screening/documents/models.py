@@ -1,7 +1,7 @@
 """Generated documents (letters) and the optional database blob store.
 
-Imported at the bottom of :mod:`screening.models` so that Alembic sees them. No
-``from __future__ import annotations`` here (relationships break).
+Imported by ``migrations/env.py`` so that Alembic sees them. No ``from __future__ import
+annotations`` here (relationships break).
 
 A :class:`GeneratedDocument` row is written together with the outbox message that asks for it
 (``outbox_message_id`` is unique), so a page can say "PDF pending" at once; the worker fills in

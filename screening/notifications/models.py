@@ -1,6 +1,6 @@
 """Table of the notifications module: the log of e-mails handed to a mail transport.
 
-Imported at the bottom of ``screening.models`` so that Alembic and the tests see it.
+Imported by ``migrations/env.py`` so that Alembic sees it.
 No ``from __future__ import annotations`` here (SQLModel).
 """
 

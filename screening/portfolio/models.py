@@ -1,7 +1,7 @@
 """Portfolio tables: denormalised search facets, the current screening, imports, re-screens, reports.
 
-Imported at the bottom of :mod:`screening.models` so that Alembic sees them. No
-``from __future__ import annotations`` here (relationships break).
+Imported by ``migrations/env.py`` so that Alembic sees them. No ``from __future__ import
+annotations`` here (relationships break).
 
 The facet tables (``proposal_partner``, ``proposal_field``, ``proposal_flag``) and
 ``proposal_screening`` are maintained by :mod:`screening.portfolio.index` whenever a proposal
@@ -87,7 +87,7 @@ class ProposalFlag(SQLModel, table=True):
 class ProposalScreening(SQLModel, table=True):
     """The proposal's current screening: at submission, then after every re-screen that ran on it.
 
-    The frozen :class:`~screening.models.ProposalVersion` keeps the screening made at submission;
+    The frozen :class:`~screening.proposals.models.ProposalVersion` keeps the screening made at submission;
     this row is what the certificate states and what the next re-screen compares against.
     """
 

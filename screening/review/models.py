@@ -1,7 +1,7 @@
 """Committee review tables: committees, routing, cases, deliberation, advisors and decisions.
 
-Imported at the bottom of :mod:`screening.models` so that Alembic sees them. No
-``from __future__ import annotations`` here (relationships break).
+Imported by ``migrations/env.py`` so that Alembic sees them. No ``from __future__ import
+annotations`` here (relationships break).
 """
 
 from datetime import datetime
