@@ -19,6 +19,7 @@ METHODS = (
     "normalised",
     "sub_unit",
     "acronym_city",
+    "transliteration",
     "pinyin",
     "acronym_country",
     "numbered_institute",
@@ -46,6 +47,7 @@ class MatchSettings:
     abbreviations: Mapping[str, str] | None = None
     unit_words: Mapping[str, str] | None = None
     native_unit_suffixes: Mapping[str, str] | None = None
+    native_short_forms: Mapping[str, str] | None = None
     country_groups: Mapping[str, str] | None = None
     phrases: Mapping[str, str] | None = None
     stop_words: frozenset[str] = frozenset()
@@ -53,6 +55,8 @@ class MatchSettings:
     place_names: frozenset[str] = frozenset()
     distinctive_words: frozenset[str] = frozenset()
     numbered_noise_words: frozenset[str] = frozenset()
+    academy_suffixes: frozenset[str] = frozenset()
+    native_qualifiers: frozenset[str] = frozenset()
     conglomerate_categories: frozenset[str] = frozenset()
 
     @classmethod
@@ -75,6 +79,7 @@ class MatchSettings:
                 },
                 **{key: _word_mapping(doc.get(key)) for key in _MAPPING_SETTINGS},
                 native_unit_suffixes={str(k): str(v) for k, v in (doc.get("native_unit_suffixes") or {}).items()},
+                native_short_forms={str(k): str(v) for k, v in (doc.get("native_short_forms") or {}).items()},
                 country_groups={str(k).upper(): str(v).upper() for k, v in (doc.get("country_groups") or {}).items()},
                 **{key: frozenset(str(w).casefold() for w in doc.get(key) or ()) for key in _WORD_SETTINGS},
                 conglomerate_categories=frozenset(str(c) for c in doc.get("conglomerate_categories") or ()),
@@ -98,9 +103,25 @@ def _word_mapping(value: object) -> dict[str, str]:
     return {str(k).casefold(): str(v).casefold() for k, v in (value or {}).items()}  # type: ignore[attr-defined]
 
 
-_WORD_SETTINGS = ("stop_words", "country_words", "place_names", "distinctive_words", "numbered_noise_words")
+_WORD_SETTINGS = (
+    "stop_words",
+    "country_words",
+    "place_names",
+    "distinctive_words",
+    "numbered_noise_words",
+    "academy_suffixes",
+    "native_qualifiers",
+)
 _MAPPING_SETTINGS = ("abbreviations", "unit_words", "phrases")
-_COLLECTION_SETTINGS = frozenset({
-    "method_scores", "pinyin_suffixes", "native_unit_suffixes", "country_groups", "conglomerate_categories",
-    *_MAPPING_SETTINGS, *_WORD_SETTINGS,
-})
+_COLLECTION_SETTINGS = frozenset(
+    {
+        "method_scores",
+        "pinyin_suffixes",
+        "native_unit_suffixes",
+        "native_short_forms",
+        "country_groups",
+        "conglomerate_categories",
+        *_MAPPING_SETTINGS,
+        *_WORD_SETTINGS,
+    }
+)
