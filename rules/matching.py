@@ -21,6 +21,7 @@ flagged on resemblance; only the exact official name is reported, as ``info``.
 
 import itertools
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -53,6 +54,7 @@ _NAME_METHODS = frozenset({"exact", "alias", "native_script"})
 #: Methods that become "sub_unit" when they found a unit of the affiliation graph.
 _UNIT_NAME_METHODS = frozenset({"exact", "alias", "normalised", "native_script", "pinyin", "qualified"})
 _NUMBER_RE = re.compile(r"\d{1,4}(?:st|nd|rd|th)?")
+_ORDINAL_RE = re.compile(r"(\d{1,4})(?:st|nd|rd|th)")
 _NATIVE_NUMBERED_RE = re.compile(r"第?[〇零一二三四五六七八九十百千0-9]+(?:研究)?[所院]")
 _CACHE_SIZE = 1 << 16
 
@@ -161,6 +163,9 @@ class _Normaliser:
                 # A glued brand ("ShanghaiTech") is not an abbreviated long name: expanding a part
                 # we guessed would stack a second guess on the first.
                 spelt_out = self._abbreviations.get(word, word) if len(parts) == 1 else word
+                ordinal = _ORDINAL_RE.fullmatch(spelt_out)
+                if ordinal:  # "38th" and "38" number the same institute
+                    spelt_out = ordinal[1]
                 for part in spelt_out.split():
                     # Initials ("N. E. Bauman") carry no weight of their own.
                     if part not in self._stop_words and (len(part) > 1 or part.isdigit()):
@@ -248,6 +253,7 @@ class PartnerMatcher:
             key for key in self._native if len(key) >= self.settings.native_typo_min_length
         )
         self._typo_candidates = lru_cache(maxsize=_CACHE_SIZE)(self._find_typo_candidates)
+        self._word_frequency = Counter(word for key in self._sorted for word in set(key.split()))
         self._cached_match = lru_cache(maxsize=_CACHE_SIZE)(self._match_uncached)
 
     @classmethod
@@ -502,7 +508,7 @@ class PartnerMatcher:
         lead, tail = 0, len(words)
         while lead < len(words) and self._is_place(words[lead]):
             lead += 1
-        while tail > lead and self._is_place(words[tail - 1]):
+        while tail > lead and (self._is_place(words[tail - 1]) or words[tail - 1] in self.settings.academy_suffixes):
             tail -= 1
         if lead == 0 and tail == len(words):
             return
@@ -532,7 +538,12 @@ class PartnerMatcher:
                 targets = self._sorted.get(key)
                 if targets and len(key) - key.count(" ") >= self.settings.typo_min_name_length:
                     typed = " ".join(typed for _, typed in pairs)
-                    self._offer(hits, targets, fuzz.ratio(typed, key), "fuzzy", country, whole)
+                    score = fuzz.ratio(typed, key)
+                    if self._word_frequency.get(candidate, 0) < self.settings.typo_common_word_names:
+                        # A slip in the word that tells institutions apart ("Xiangnan" for "Xiangtan")
+                        # may be another institution's real name: the committee decides.
+                        score = min(score, self._scores["distinctive_typo"])
+                    self._offer(hits, targets, score, "fuzzy", country, whole)
 
     def _number_variants(self, word: str) -> tuple[str, ...]:
         variants = (word[:-1], f"{word}s") if word.endswith("s") else (f"{word}s",)
@@ -646,6 +657,12 @@ class PartnerMatcher:
             self._offer(hits, targets, self._scores["qualified"], "qualified", country, False)
 
     def _offer_native_unit(self, rest: str, part: str, targets: _Targets, country: str | None, hits: _Hits) -> None:
+        # The address written after the unit: 西安电子科技大学物理与光电工程学院西安710071.
+        rest = rest.rstrip("0123456789")
+        for size in (3, 2):
+            if len(rest) > size and pinyin_key(rest[-size:]) in self._qualifiers:
+                rest = rest[:-size]
+                break
         for suffix, kind in (self.settings.native_unit_suffixes or {}).items():
             if rest.endswith(suffix):
                 self._offer(hits, targets, self._scores["sub_unit"], "sub_unit", country, False, part, kind)

@@ -41,6 +41,7 @@ class MatchSettings:
     max_acronym_length: int = 6
     typo_min_name_length: int = 12
     typo_min_word_length: int = 4
+    typo_common_word_names: int = 5
     native_typo_min_length: int = 8
     pinyin_min_length: int = 4
     pinyin_suffixes: Mapping[str, tuple[str, ...]] | None = None
@@ -92,7 +93,7 @@ class MatchSettings:
     def check(self, where: str) -> None:
         if not 0 <= self.possible_threshold <= self.match_threshold <= 100:
             raise SettingsError(f"{where}: need 0 <= possible_threshold <= match_threshold <= 100")
-        missing = [m for m in METHODS if m != "fuzzy" and m not in (self.method_scores or {})]
+        missing = [m for m in (*METHODS, "distinctive_typo") if m != "fuzzy" and m not in (self.method_scores or {})]
         if missing:
             raise SettingsError(f"{where}: method_scores lacks {', '.join(missing)}")
         if self.min_acronym_length < 2 or self.max_acronym_length < self.min_acronym_length:
