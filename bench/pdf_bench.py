@@ -143,10 +143,8 @@ def main() -> int:
     print(f"  ratio median / floor          {ratio:7.2f}      (target <= {TARGET_RATIO}; CPU {cpu_ratio:.2f})")
     print(f"  ratio to floor, shared fonts  {median / floor_shared:7.2f}")
     floor_archival_median = statistics.median(wall["floor_archival"])
-    print(
-        f"  floor as PDF/A-3u tagged      {floor_archival_median * 1000:7.1f} ms   "
-        f"(ratio {median / floor_archival_median:.2f}: the letter's cost beyond its required format)"
-    )
+    print(f"  floor as PDF/A-3u tagged      {floor_archival_median * 1000:7.1f} ms   "
+          f"(ratio {median / floor_archival_median:.2f}: the letter's cost beyond its required format)")
     print(f"  letters per minute, 1 process {per_minute:7.0f}      (target >= {TARGET_PER_MINUTE})")
     print(f"  peak RSS                      {peak_mb:7.1f} MB   (target <= {TARGET_PEAK_MB})")
     ok = median <= TARGET_RATIO * floor and per_minute >= TARGET_PER_MINUTE and peak_mb <= TARGET_PEAK_MB

@@ -28,31 +28,16 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 PG_URL = os.environ.get("SCREENING_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-COUNTRIES = (
-    ["CN"] * 40
-    + ["US"] * 15
-    + ["FR"] * 10
-    + ["RU"] * 6
-    + ["JP"] * 8
-    + ["IR"] * 3
-    + ["GB"] * 8
-    + ["NL"] * 5
-    + ["IN"] * 5
-)
+COUNTRIES = ["CN"] * 40 + ["US"] * 15 + ["FR"] * 10 + ["RU"] * 6 + ["JP"] * 8 + ["IR"] * 3 + ["GB"] * 8 + \
+    ["NL"] * 5 + ["IN"] * 5
 TIERS = ["low"] * 45 + ["medium"] * 30 + ["high"] * 18 + ["critical"] * 7
-STATUSES = (
-    ["fast_tracked"] * 45 + ["in_review"] * 25 + ["decided"] * 22 + ["information_requested"] * 5 + ["withdrawn"] * 3
-)
+STATUSES = ["fast_tracked"] * 45 + ["in_review"] * 25 + ["decided"] * 22 + ["information_requested"] * 5 + \
+    ["withdrawn"] * 3
 FIELDS = ["1.2", "1.3", "1.4", "1.5", "2.2", "2.3", "2.5", "2.10", "3.1", "3.2", "5.2", "6.1"]
 CATEGORIES = ["partner", "country", "field", "funding", "data_transfer", "export_control"]
 SEVERITIES = ["info", "low", "medium", "high", "critical"]
-LISTED = [
-    "Harbin Institute of Technology",
-    "Beihang University",
-    "Northwestern Polytechnical University",
-    "National University of Defense Technology",
-    "Sharif University of Technology",
-]
+LISTED = ["Harbin Institute of Technology", "Beihang University", "Northwestern Polytechnical University",
+          "National University of Defense Technology", "Sharif University of Technology"]
 
 
 def seed(engine, n: int) -> dict:
@@ -65,29 +50,15 @@ def seed(engine, n: int) -> dict:
     with engine.begin() as conn:
         insts = []
         for slug in ("bench-a", "bench-b"):
-            insts.append(
-                conn.execute(
-                    sa.insert(Institution.__table__)
-                    .values(slug=slug, name=slug.upper(), created_at=now)
-                    .returning(Institution.__table__.c.id)
-                ).scalar_one()
-            )
+            insts.append(conn.execute(sa.insert(Institution.__table__).values(
+                slug=slug, name=slug.upper(), created_at=now).returning(Institution.__table__.c.id)).scalar_one())
         pw = hash_password("bench-password-123")
         users = {}
         for inst in insts:
             for role in ("researcher", "international_office"):
-                uid = conn.execute(
-                    sa.insert(User.__table__)
-                    .values(
-                        email=f"{role}-{inst}@bench.example",
-                        name=f"{role} {inst}",
-                        password_hash=pw,
-                        is_active=True,
-                        multi_institution=False,
-                        created_at=now,
-                    )
-                    .returning(User.__table__.c.id)
-                ).scalar_one()
+                uid = conn.execute(sa.insert(User.__table__).values(
+                    email=f"{role}-{inst}@bench.example", name=f"{role} {inst}", password_hash=pw, is_active=True,
+                    multi_institution=False, created_at=now).returning(User.__table__.c.id)).scalar_one()
                 conn.execute(sa.insert(Membership.__table__).values(user_id=uid, institution_id=inst, role=role))
                 users[(inst, role)] = uid
         batch = 5000
@@ -99,59 +70,24 @@ def seed(engine, n: int) -> dict:
                 inst = insts[pid % 2]
                 tier = rnd.choice(TIERS)
                 created = now - timedelta(days=rnd.randint(0, 1500), seconds=rnd.randint(0, 86400))
-                proposals.append(
-                    {
-                        "id": pid,
-                        "institution_id": inst,
-                        "owner_id": users[(inst, "researcher")],
-                        "title": f"Collaboration {pid} on topic {rnd.randint(1, 5000)}",
-                        "status": rnd.choice(STATUSES),
-                        "data": {},
-                        "tier": tier,
-                        "route": "fast_track" if tier == "low" else "committee",
-                        "created_at": created,
-                        "updated_at": created,
-                    }
-                )
+                proposals.append({"id": pid, "institution_id": inst, "owner_id": users[(inst, "researcher")],
+                                  "title": f"Collaboration {pid} on topic {rnd.randint(1, 5000)}",
+                                  "status": rnd.choice(STATUSES), "data": {}, "tier": tier,
+                                  "route": "fast_track" if tier == "low" else "committee",
+                                  "created_at": created, "updated_at": created})
                 for pos in range(rnd.choice([1, 1, 1, 2, 3])):
                     listed = rnd.choice(LISTED) if rnd.random() < 0.08 else None
-                    partners.append(
-                        {
-                            "proposal_id": pid,
-                            "institution_id": inst,
-                            "position": pos,
-                            "name": listed or f"University {rnd.randint(1, 3000)}",
-                            "country": "CN" if listed else rnd.choice(COUNTRIES),
-                            "listed_entry": listed,
-                        }
-                    )
+                    partners.append({"proposal_id": pid, "institution_id": inst, "position": pos,
+                                     "name": listed or f"University {rnd.randint(1, 3000)}",
+                                     "country": "CN" if listed else rnd.choice(COUNTRIES), "listed_entry": listed})
                 for code in set(rnd.sample(FIELDS, rnd.choice([1, 1, 2]))):
                     fields.append({"proposal_id": pid, "institution_id": inst, "code": code})
                 for cat in rnd.sample(CATEGORIES, rnd.randint(0, 3)):
-                    flags.append(
-                        {
-                            "proposal_id": pid,
-                            "institution_id": inst,
-                            "category": cat,
-                            "max_severity": rnd.choice(SEVERITIES),
-                            "count": 1,
-                        }
-                    )
-                screenings.append(
-                    {
-                        "proposal_id": pid,
-                        "institution_id": inst,
-                        "version_number": 1,
-                        "screened_at": created,
-                        "tier": tier,
-                        "flag_keys": [],
-                        "flags": [],
-                        "lists": [],
-                        "ruleset_version": "bench",
-                        "ruleset_hash": None,
-                        "cause": "bench",
-                    }
-                )
+                    flags.append({"proposal_id": pid, "institution_id": inst, "category": cat,
+                                  "max_severity": rnd.choice(SEVERITIES), "count": 1})
+                screenings.append({"proposal_id": pid, "institution_id": inst, "version_number": 1,
+                                   "screened_at": created, "tier": tier, "flag_keys": [], "flags": [], "lists": [],
+                                   "ruleset_version": "bench", "ruleset_hash": None, "cause": "bench"})
             conn.execute(sa.insert(Proposal.__table__), proposals)
             conn.execute(sa.insert(ProposalPartner.__table__), partners)
             conn.execute(sa.insert(ProposalField.__table__), fields)
@@ -185,9 +121,8 @@ def run(backend: str, url: str, n: int, runs: int) -> None:
     from screening.models import User
     from screening.services import accounts
 
-    app = create_app(
-        {"TESTING": True, "SECRET_KEY": "bench-" + "x" * 40, "DATABASE_URL": url, "WTF_CSRF_ENABLED": False}
-    )
+    app = create_app({"TESTING": True, "SECRET_KEY": "bench-" + "x" * 40, "DATABASE_URL": url,
+                      "WTF_CSRF_ENABLED": False})
     migrations.upgrade(app)
     with app.app_context():
         engine = db.engine

@@ -40,7 +40,9 @@ class Screener:
         self.graph = graph
         self.matcher = matcher or PartnerMatcher(self.lists, graph=graph)
         self._concern_countries = frozenset(ruleset.named_sets.get("countries_of_concern", ()))
-        self.list_summaries = tuple([pl.summary() for pl in self.lists] + ([graph.summary()] if graph.units else []))
+        self.list_summaries = tuple(
+            [pl.summary() for pl in self.lists] + ([graph.summary()] if graph.units else [])
+        )
 
     @classmethod
     def default(

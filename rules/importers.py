@@ -46,17 +46,23 @@ ASPI_CATEGORY_PHRASES = {
 
 # CSL records on a sanctions list (OFAC's SDN list and its Non-SDN companions) or marked as military
 # end users are very high risk; every other CSL record (Entity List, Unverified List, ...) is high.
-CSL_VERY_HIGH = re.compile(r"\b(?:sdn|meu)\b|specially designated nationals|military end.?user", re.IGNORECASE)
+CSL_VERY_HIGH = re.compile(
+    r"\b(?:sdn|meu)\b|specially designated nationals|military end.?user", re.IGNORECASE
+)
 
 OWN_CSV_COLUMNS = ("name", "aliases", "country", "category", "risk_level", "topics", "reason", "sources")
 OWN_CSV_REQUIRED = ("name", "country", "category", "risk_level")
 _COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
-_CHINESE_IN_BRACKETS = re.compile(r"^(?P<english>.*?)\s*[(（](?P<chinese>[^()（）]*[\u4e00-\u9fff][^()（）]*)[)）]\s*$")
+_CHINESE_IN_BRACKETS = re.compile(
+    r"^(?P<english>.*?)\s*[(（](?P<chinese>[^()（）]*[\u4e00-\u9fff][^()（）]*)[)）]\s*$"
+)
 
 
 def slugify(text: str, separator: str = "-") -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", separator, ascii_text.lower().replace("'", "").replace("’", "")).strip(separator)
+    return re.sub(r"[^a-z0-9]+", separator, ascii_text.lower().replace("'", "").replace("’", "")).strip(
+        separator
+    )
 
 
 def split_list(value: object, separator: str = ";") -> tuple[str, ...]:
@@ -296,7 +302,9 @@ def _csl_entry(record: object, where: str, list_source: str, taken: set[str]) ->
     if not _COUNTRY_CODE.match(country):
         raise ListError(f"{where}, column 'country': {country!r} is not a two-letter country code")
     very_high = CSL_VERY_HIGH.search(" ".join((source, *programs)))
-    since = " ".join(str(record.get(key) or "").strip() for key in ("start_date", "federal_register_notice")).strip()
+    since = " ".join(
+        str(record.get(key) or "").strip() for key in ("start_date", "federal_register_notice")
+    ).strip()
     reason = f"US Consolidated Screening List: {source}"
     if programs:
         reason += f"; programs: {', '.join(programs)}"
@@ -310,7 +318,9 @@ def _csl_entry(record: object, where: str, list_source: str, taken: set[str]) ->
         risk_level="very_high" if very_high else "high",
         aliases=_aliases(name, split_list(record.get("alt_names"))),
         reason=reason,
-        sources=split_list([record.get("source_information_url"), record.get("source_list_url"), list_source]),
+        sources=split_list(
+            [record.get("source_information_url"), record.get("source_list_url"), list_source]
+        ),
         city=_csl_city(record.get("addresses")),
         listed=str(record.get("start_date") or "").strip(),
         citation=str(record.get("federal_register_notice") or "").strip(),
@@ -359,7 +369,9 @@ def import_csv(
     header, rows = _read_csv_rows(path)
     unknown = [column for column in header if column not in OWN_CSV_COLUMNS]
     if unknown:
-        raise ListError(f"{path}: row 1, column {unknown[0]!r}: unknown (expected {', '.join(OWN_CSV_COLUMNS)})")
+        raise ListError(
+            f"{path}: row 1, column {unknown[0]!r}: unknown (expected {', '.join(OWN_CSV_COLUMNS)})"
+        )
     missing = [column for column in OWN_CSV_REQUIRED if column not in header]
     if missing:
         raise ListError(f"{path}: row 1: missing column {missing[0]!r}")
@@ -368,7 +380,9 @@ def import_csv(
     for line, row in rows:
         entry = _own_csv_entry(row, f"{path}: row {line}")
         if entry.id in first_row_of:
-            raise ListError(f"{path}: row {line}, column 'name': {entry.name!r} repeats row {first_row_of[entry.id]}")
+            raise ListError(
+                f"{path}: row {line}, column 'name': {entry.name!r} repeats row {first_row_of[entry.id]}"
+            )
         first_row_of[entry.id] = line
         entries.append(entry)
     list_name = name or slugify(path.stem)

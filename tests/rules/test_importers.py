@@ -95,7 +95,9 @@ def test_shipped_aspi_list_is_what_the_importer_makes(aspi, tmp_path):
 
 def test_misp_rejects_unknown_category_and_topic(tmp_path):
     bad = tmp_path / "bad.json"
-    bad.write_text('{"values": [{"value": "X Univ (某大学)", "meta": {"categories": ["Alien"]}}]}', encoding="utf-8")
+    bad.write_text(
+        '{"values": [{"value": "X Univ (某大学)", "meta": {"categories": ["Alien"]}}]}', encoding="utf-8"
+    )
     with pytest.raises(ListError, match=r"bad\.json: value 0 \(X Univ\): category"):
         import_misp_galaxy(bad)
     bad.write_text(

@@ -19,7 +19,9 @@ def shipped_matcher() -> PartnerMatcher:
 
 def aspi_hits(name: str, country: str | None = None, name_local: str | None = None) -> dict[str, str]:
     """ASPI entry id -> band (other lists may hold the same institution)."""
-    return {m.entry.id: m.band for m in shipped_matcher().match(name, country, name_local) if m.list_name == ASPI}
+    return {
+        m.entry.id: m.band for m in shipped_matcher().match(name, country, name_local) if m.list_name == ASPI
+    }
 
 
 @pytest.mark.parametrize(
@@ -213,7 +215,9 @@ def respelt(draw, name: str) -> str:
     words = name.split()
     out = [draw(st.sampled_from(["", *WHITESPACE]))]
     for word in words:
-        word = "".join(c.upper() if draw(st.booleans()) else c.lower() for c in word) if word.isascii() else word
+        word = (
+            "".join(c.upper() if draw(st.booleans()) else c.lower() for c in word) if word.isascii() else word
+        )
         before = draw(st.text(alphabet=PUNCTUATION, max_size=2))
         after = draw(st.text(alphabet=PUNCTUATION, max_size=2))
         out += [before, word, after, draw(st.sampled_from(WHITESPACE))]

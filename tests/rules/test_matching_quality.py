@@ -60,3 +60,4 @@ def test_no_negative_reaches_the_match_band():
 
 def test_few_negatives_reach_the_possible_band():
     assert report().possible_rate <= MAX_POSSIBLE_RATE, report().false_possibles
+
