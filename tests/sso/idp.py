@@ -20,11 +20,13 @@ PASSWORD_CONTEXT = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTran
 
 
 class SamlIdentityProvider:
-    def __init__(self, folder: Path, entity_id: str, sp_metadata: str, lifetime_minutes: int = 15):
+    def __init__(self, folder: Path, entity_id: str, sp_metadata: str, lifetime_minutes: int = 15,
+                 endpoint_base: str | None = None):
         folder.mkdir(parents=True, exist_ok=True)
         key, cert = folder / "idp-key.pem", folder / "idp-cert.pem"
         write_self_signed_pair(key, cert, common_name=entity_id.split("/")[2])
         self.entity_id = entity_id
+        endpoint_base = endpoint_base or entity_id  # an impostor listens where the real IdP does
         self.config = IdPConfig()
         self.config.load({
             "entityid": entity_id,
@@ -34,8 +36,8 @@ class SamlIdentityProvider:
             "metadata": {"inline": [sp_metadata]},
             "service": {"idp": {
                 "endpoints": {
-                    "single_sign_on_service": [(f"{entity_id}/sso", BINDING_HTTP_REDIRECT)],
-                    "single_logout_service": [(f"{entity_id}/slo", BINDING_HTTP_REDIRECT)],
+                    "single_sign_on_service": [(f"{endpoint_base}/sso", BINDING_HTTP_REDIRECT)],
+                    "single_logout_service": [(f"{endpoint_base}/slo", BINDING_HTTP_REDIRECT)],
                 },
                 "policy": {"default": {"lifetime": {"minutes": lifetime_minutes}, "name_form": NAME_FORMAT_URI,
                                        "attribute_restrictions": None}},
