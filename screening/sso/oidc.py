@@ -15,6 +15,7 @@ import time
 
 import requests
 from authlib.common.security import generate_token
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from joserfc import jwt
@@ -51,15 +52,15 @@ def _get_json(url: str, what: str) -> dict:
         response.close()
     except requests.RequestException as exc:
         log.warning("OIDC %s unreachable: %s", what, type(exc).__name__)
-        raise SsoError(UNREACHABLE, f"{what} unreachable") from exc
+        raise SsoError(UNREACHABLE, f"{what} unreachable", status=502) from exc
     if response.status_code != 200 or len(body) > MAX_DOCUMENT_BYTES:
-        raise SsoError(UNREACHABLE, f"{what} answered {response.status_code}")
+        raise SsoError(UNREACHABLE, f"{what} answered {response.status_code}", status=502)
     try:
         document = json.loads(body)
     except ValueError as exc:
-        raise SsoError(UNREACHABLE, f"{what} is not JSON") from exc
+        raise SsoError(UNREACHABLE, f"{what} is not JSON", status=502) from exc
     if not isinstance(document, dict):
-        raise SsoError(UNREACHABLE, f"{what} is not a JSON object")
+        raise SsoError(UNREACHABLE, f"{what} is not a JSON object", status=502)
     return document
 
 
@@ -73,7 +74,7 @@ def discover(provider: IdentityProvider) -> dict:
         raise SsoError(NOT_VERIFIED, "discovery document names another issuer")
     for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
         if not isinstance(document.get(key), str):
-            raise SsoError(UNREACHABLE, f"discovery document has no {key}")
+            raise SsoError(UNREACHABLE, f"discovery document has no {key}", status=502)
     _discovery_cache[provider.entity_id] = (time.monotonic() + DISCOVERY_CACHE_SECONDS, document)
     return document
 
@@ -108,7 +109,7 @@ def finish_login(provider: IdentityProvider, redirect_uri: str, code: str, nonce
         with _client(provider, redirect_uri) as client:
             token = client.fetch_token(document["token_endpoint"], code=code, code_verifier=code_verifier,
                                        timeout=HTTP_TIMEOUT_SECONDS, allow_redirects=False)
-    except (OAuth2Error, requests.RequestException, ValueError) as exc:
+    except (OAuthError, OAuth2Error, requests.RequestException, ValueError) as exc:
         log.warning("OIDC token exchange failed for provider %s: %s", provider.slug, type(exc).__name__)
         raise SsoError(NOT_VERIFIED, f"token exchange failed ({type(exc).__name__})") from exc
     claims = verify_id_token(provider, document, token.get("id_token"), nonce)

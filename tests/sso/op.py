@@ -167,7 +167,9 @@ class OpenIDProvider:
 
         @app.get("/authorize")
         def authorize():
-            return server.create_authorization_response(grant_user=dict(provider.user))
+            user = dict(provider.user)
+            grant = server.get_consent_grant(end_user=user)
+            return server.create_authorization_response(grant=grant, grant_user=user)
 
         @app.post("/token")
         def token():
