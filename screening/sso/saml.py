@@ -24,8 +24,9 @@ from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.metadata import create_metadata_string
 from saml2.s_utils import decode_base64_and_inflate
-from saml2.saml import NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT, NameID, name_id_from_string
+from saml2.saml import NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT, name_id_from_string
 from saml2.samlp import logout_request_from_string
+from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 from screening.config import is_production
 from screening.errors import ValidationFailed
@@ -111,6 +112,8 @@ def sp_config(provider: IdentityProvider | None = None) -> SPConfig:
         "encryption_keypairs": [{"key_file": key_file, "cert_file": cert_file}],
         "xmlsec_binary": _xmlsec(),
         "accepted_time_diff": ACCEPTED_CLOCK_SKEW_SECONDS,
+        "signing_algorithm": SIG_RSA_SHA256,
+        "digest_algorithm": DIGEST_SHA256,
         "allow_unknown_attributes": True,
         "service": {"sp": {
             "name": "Research collaboration screening",
@@ -258,9 +261,15 @@ def logout_request_url(provider: IdentityProvider, name_id: str, session_index: 
 
 
 def read_logout_request(provider: IdentityProvider, saml_request: str, relay_state: str | None,
-                        query: dict) -> tuple[NameID, list[str], str]:
+                        query: dict) -> tuple[str, list[str], str]:
     """Verify an IdP's LogoutRequest (redirect binding, signed): (NameID, session indexes, answer URL)."""
-    client = Saml2Client(sp_config(provider))
+    if not query.get("Signature") or not query.get("SigAlg"):
+        raise SsoError("The logout request could not be verified.", "unsigned SAML logout request")
+    config = sp_config(provider)
+    # pysaml2 verifies redirect-binding signatures of requests only when the (IdP-side) setting
+    # want_authn_requests_signed is on; an SP config has no IdP section, so set it for this client.
+    config._idp_want_authn_requests_signed = True
+    client = Saml2Client(config)
     try:
         request = client.parse_logout_request(saml_request, BINDING_HTTP_REDIRECT, relay_state=relay_state,
                                               sigalg=query.get("SigAlg"), signature=query.get("Signature"))
@@ -271,11 +280,13 @@ def read_logout_request(provider: IdentityProvider, saml_request: str, relay_sta
         raise SsoError("The logout request could not be verified.", "SAML logout request from another issuer")
     message = request.message
     answer = client.create_logout_response(message, [BINDING_HTTP_REDIRECT])
-    info = client.apply_binding(BINDING_HTTP_REDIRECT, str(answer),
-                                client._get_logout_destination(provider.entity_id, BINDING_HTTP_REDIRECT),
-                                relay_state or "", response=True, sign=True, sigalg=client.signing_algorithm)
+    destination = client.metadata.single_logout_service(provider.entity_id, BINDING_HTTP_REDIRECT, "idpsso")
+    if not destination:
+        raise SsoError("The logout request could not be answered.", "the IdP has no HTTP-Redirect logout service")
+    info = client.apply_binding(BINDING_HTTP_REDIRECT, str(answer), destination[0]["location"], relay_state or "",
+                                response=True, sign=True, sigalg=client.signing_algorithm)
     session_indexes = [index.text for index in message.session_index or []]
-    return message.name_id, session_indexes, dict(info["headers"])["Location"]
+    return str(message.name_id), session_indexes, dict(info["headers"])["Location"]
 
 
 def issuer_of_logout_request(saml_request: str) -> str | None:

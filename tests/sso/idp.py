@@ -86,3 +86,16 @@ def researcher_attributes(eppn: str = "alice@uni-a.example", mail: str = "alice@
     if entitlements:
         attributes["eduPersonEntitlement"] = list(entitlements)
     return attributes
+
+
+def logout_request_url(idp: SamlIdentityProvider, sp_entity_id: str, name_id: str, session_index: str) -> str:
+    """The IdP starts single logout: our SLO address with its signed LogoutRequest."""
+    from saml2.saml import name_id_from_string
+
+    destination = idp.server.metadata.single_logout_service(sp_entity_id, BINDING_HTTP_REDIRECT, "spsso")[0]
+    _, request = idp.server.create_logout_request(destination["location"], sp_entity_id,
+                                                  name_id=name_id_from_string(name_id),
+                                                  session_indexes=[session_index], sign=False)
+    info = idp.server.apply_binding(BINDING_HTTP_REDIRECT, str(request), destination["location"], "",
+                                    sign=True, sigalg=idp.server.signing_algorithm)
+    return dict(info["headers"])["Location"]
