@@ -170,7 +170,7 @@ def configure_saml_provider(session: Session, actor: User | None, institution: I
     ``metadata_xml`` may be the IdP's own metadata or a federation aggregate; only the entity
     ``entity_id`` (needed for an aggregate) is kept.
     """
-    from screening.sso import saml
+    from screening.sso import saml  # saml builds on this module's types: imported when needed
 
     entity_id, single_entity = saml.extract_idp_metadata(metadata_xml, entity_id)
     slug, display_name = _check_common(session, institution, "saml", slug, display_name, entity_id)

@@ -6,8 +6,6 @@ institution (another institution's admin gets 404 for its provider). POSTs witho
 answer 400 to those allowed, except the toggle (302; it changes no proposal).
 """
 
-from .core import OWNER
-
 
 def _admin(ok):
     return lambda actor, same_inst: ok if actor == "institution_admin" else 403
@@ -48,4 +46,3 @@ def extend_world(factory, world) -> None:
         mapping={"scopes": [f"{inst_a.slug}.example"]})
     db.session.commit()
     world["ids"]["identity_provider"] = provider.id
-    assert world["users"][(OWNER, True)]
