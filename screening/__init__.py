@@ -64,6 +64,7 @@ def create_app(config: dict | None = None) -> Flask:
     __import__("screening.blueprints.api", fromlist=["init_app"]).init_app(app)  # JSON API + token pages
     app.register_blueprint(__import__("screening.blueprints.reports", fromlist=["bp"]).bp)  # international office
     app.register_blueprint(__import__("screening.blueprints.documents", fromlist=["bp"]).bp)  # letters, /verify
+    app.register_blueprint(__import__("screening.sso.views", fromlist=["bp"]).bp)  # single sign-on (docs/sso.md)
 
     from screening.i18n import init_template_helpers
 

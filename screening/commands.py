@@ -246,7 +246,8 @@ def outbox_status():
 
 def register(cli: click.Group) -> None:
     from screening.portfolio.commands import portfolio_cli
+    from screening.sso.commands import sso_cli
 
     for command in (db_cli, institutions_cli, users_cli, audit_cli, outbox_cli, demo_command, serve_command,
-                    portfolio_cli):
+                    portfolio_cli, sso_cli):
         cli.add_command(command)

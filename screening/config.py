@@ -53,6 +53,9 @@ def defaults(instance_path: str) -> dict:
         "MAIL_SMTP_STARTTLS": True,
         "MAIL_SMTP_SSL": False,
         "MAIL_SMTP_TIMEOUT": 10,
+        # SAML service provider key pair (docs/sso.md); unset outside production: made in instance/saml/.
+        "SAML_SP_KEY_FILE": None,
+        "SAML_SP_CERT_FILE": None,
     }
 
 

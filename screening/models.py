@@ -229,3 +229,4 @@ from screening.api_models import ApiToken  # noqa: E402, F401 - the JSON API's t
 from screening.document_models import GeneratedDocument  # noqa: E402, F401 - letters (documents)
 from screening.notification_models import SentMail  # noqa: E402, F401 - the notifications table
 from screening.portfolio_models import ProposalScreening  # noqa: E402, F401 - portfolio tables
+from screening.sso import models as sso_models  # noqa: E402, F401 - single sign-on tables
