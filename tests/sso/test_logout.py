@@ -31,6 +31,12 @@ def test_logging_out_here_also_logs_out_at_the_idp(client, idp, saml_provider):
     assert db.session.exec(select(func.count()).select_from(UserSession)).one() == 0
 
 
+def test_the_log_out_button_on_every_page_starts_single_logout(client, idp, saml_provider):
+    sign_in(client, idp)
+    page = client.get("/account", follow_redirects=True).get_data(as_text=True)
+    assert 'action="/sso/logout"' in page
+
+
 def test_the_idp_ends_our_session_with_a_signed_logout_request(client, idp, saml_provider):
     link = sign_in(client, idp)
     url = logout_request_url(idp, "https://screening.test/sso/saml/metadata", link.name_id, link.session_index)
