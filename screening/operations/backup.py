@@ -318,8 +318,8 @@ def restore_backup(installation: Installation, directory: Path) -> RestoreResult
     if manifest.dialect != installation.dialect:
         raise BackupError(f"the backup holds a {manifest.dialect} database; this installation uses "
                           f"{installation.dialect}")
-    targets = _restore_targets(installation, manifest)
     _require_empty_database(installation.database_url)
+    targets = _restore_targets(installation, manifest)
     staged: dict[str, Path] = {}
     try:
         for role, folder in targets.items():
