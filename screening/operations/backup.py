@@ -166,7 +166,7 @@ def _alembic_revision(database_url: str) -> str | None:
     except sa.exc.ProgrammingError:
         return None
     except sa.exc.SQLAlchemyError as exc:
-        raise BackupError(f"cannot read the database ({type(exc.orig or exc).__name__})") from exc
+        raise BackupError(f"cannot read the database ({type(getattr(exc, 'orig', None) or exc).__name__})") from exc
     finally:
         engine.dispose()
 

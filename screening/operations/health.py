@@ -51,6 +51,9 @@ class Readiness:
         }
 
 
+_HEADS: set[str] | None = None
+
+
 def migration_heads() -> set[str]:
     """The revisions the code expects (read once: the scripts do not change while running)."""
     global _HEADS
@@ -58,9 +61,6 @@ def migration_heads() -> set[str]:
         script = ScriptDirectory.from_config(migrations.alembic_config("sqlite://"))
         _HEADS = set(script.get_heads())
     return _HEADS
-
-
-_HEADS: set[str] | None = None
 
 
 def check_database() -> Check:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from celery import current_task
 from flask import Flask, g, has_request_context, request
 
 from screening.services.tokens import PREFIX as API_TOKEN_PREFIX
@@ -66,8 +67,6 @@ def _request_context() -> dict[str, Any]:
 
 
 def _task_context() -> dict[str, Any]:
-    from celery import current_task
-
     if not current_task or not getattr(current_task.request, "id", None):
         return {}
     return {"task": current_task.name, "task_id": current_task.request.id}

@@ -38,7 +38,9 @@ def install(app: Flask) -> None:
             " characters")
     app.extensions[views.NETWORKS_KEY] = views.parse_networks(app.config.get("METRICS_ALLOWED_NETWORKS"))
     app.extensions[views.READINESS_KEY] = views.readiness_cache(app)
-    logs.configure_logging(app)
+    logs.log_format(app)  # refuses an unknown SCREENING_LOG_FORMAT, under test too
+    if not app.testing:  # under test the runner captures records itself (and CLI output stays clean)
+        logs.configure_logging(app)
     logs.connect_celery_logging(app)
     metrics.init_app(app)
     app.before_request_funcs.setdefault(None, []).insert(0, _begin_request)  # before every other hook
