@@ -147,8 +147,14 @@ def make_handler(fmt: str) -> logging.Handler:
 
 
 def configure_logging(app: Flask) -> None:
-    """Install the one root handler (replacing one installed earlier by this function)."""
+    """Install the one root handler (replacing one installed earlier by this function).
+
+    Logging that someone else set up (a test runner, an embedding application, ``--log-config``)
+    is left alone.
+    """
     root = logging.getLogger()
+    if any(not isinstance(handler, StderrHandler) for handler in root.handlers):
+        return
     for existing in [h for h in root.handlers if isinstance(h, StderrHandler)]:
         root.removeHandler(existing)
     root.addHandler(make_handler(log_format(app)))
