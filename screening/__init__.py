@@ -69,4 +69,5 @@ def create_app(config: dict | None = None) -> Flask:
     from screening.i18n import init_template_helpers
 
     init_template_helpers(app)
+    __import__("screening.operations", fromlist=["init_app"]).init_app(app)  # health, metrics, logs, backup
     return app

@@ -12,7 +12,7 @@ def get_screener():
     app = current_app._get_current_object()
     screener = app.extensions.get("screener")
     if screener is None:
-        from rules import Screener
+        from screening.operations.metrics import MeteredScreener as Screener  # rules.Screener, counted and timed
 
         screener = Screener.default()
         app.extensions["screener"] = screener

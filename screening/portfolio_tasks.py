@@ -48,7 +48,7 @@ def current_screener():
 
 def fresh_screener():
     """A screener built from the files on disk now; replaces the process's cached one."""
-    from rules import Screener
+    from screening.operations.metrics import MeteredScreener as Screener  # rules.Screener, counted and timed
 
     screener = Screener.default()
     current_app.extensions["screener"] = screener

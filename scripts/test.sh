@@ -14,5 +14,5 @@ pytest -q -p no:cacheprovider
 if [ -d tests/web ]; then
   SCREENING_TEST_DATABASE_URL="${SCREENING_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}" \
   SCREENING_TEST_REDIS_URL="${SCREENING_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}" \
-    pytest -q -p no:cacheprovider tests/web -m "not browser"
+    pytest -q -p no:cacheprovider tests/web tests/operations -m "not browser"
 fi

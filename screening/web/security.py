@@ -174,7 +174,7 @@ def render_error(code: int, message: str | None = None):
 def init_app(app: Flask) -> None:
     @app.before_request
     def _start():
-        g.request_id = uuid.uuid4().hex[:16]
+        g.request_id = g.get("request_id") or uuid.uuid4().hex[:16]  # kept if set earlier (operations)
         _check_input()
         _load_user()
 
