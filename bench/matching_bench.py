@@ -14,7 +14,14 @@ import time
 from pathlib import Path
 
 from rules.affiliations import load_current_graph
-from rules.corpus_quality import evaluate_corpora, load_listed, load_unlisted, report_lines
+from rules.corpus_quality import (
+    HOLDOUT_LISTED_CORPUS,
+    HOLDOUT_UNLISTED_CORPUS,
+    evaluate_corpora,
+    load_listed,
+    load_unlisted,
+    report_lines,
+)
 from rules.engine import Screener
 from rules.lists import PartnerList, load_current_lists
 from rules.matching import PartnerMatcher
@@ -52,13 +59,17 @@ def main() -> None:
     for line in report_lines(evaluate_corpora(screener, load_listed(), load_unlisted())):
         print(line)
     print()
+    print("held-out corpus (written apart, measured, never tuned against):")
+    holdout = evaluate_corpora(screener, load_listed(HOLDOUT_LISTED_CORPUS), load_unlisted([HOLDOUT_UNLISTED_CORPUS]))
+    for line in report_lines(holdout):
+        print(line)
+    print()
     print("self-made variants of listed names (an upper bound, not the measure):")
     lists = load_current_lists()
     started = time.perf_counter()
     matcher = PartnerMatcher(lists, graph=load_current_graph())
     print(
-        f"index of {matcher.entry_count} entries in {len(lists)} lists"
-        f" built in {time.perf_counter() - started:.2f} s"
+        f"index of {matcher.entry_count} entries in {len(lists)} lists built in {time.perf_counter() - started:.2f} s"
     )
 
     positives = positive_corpus(lists)

@@ -12,7 +12,8 @@ import screening.documents.models
 import screening.notifications.models
 import screening.portfolio.models
 import screening.proposals.models
-import screening.review.models  # noqa: F401
+import screening.review.models
+import screening.sso.models  # noqa: F401
 from screening.core.database import UTCDateTime
 
 config = context.config

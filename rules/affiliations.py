@@ -20,7 +20,15 @@ from rules.lists import ListError
 
 SHIPPED_AFFILIATIONS_DIR = Path(__file__).parent / "data" / "affiliations"
 UNIT_KINDS = (
-    "campus", "school", "institute", "laboratory", "numbered_institute", "hospital", "department", "predecessor"
+    "campus",
+    "school",
+    "institute",
+    "laboratory",
+    "numbered_institute",
+    "hospital",
+    "department",
+    "predecessor",
+    "other_name",  # the organisation itself under a name its list entry does not give
 )
 
 

@@ -24,6 +24,9 @@ from rules.ruleset import severity_rank
 CORPUS_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "partner_corpus"
 LISTED_CORPUS = CORPUS_DIR / "listed_names.csv"
 UNLISTED_CORPUS = CORPUS_DIR / "unlisted_institutions.csv"
+#: Written by someone who never saw the matcher or the corpus above; never tuned against, only measured.
+HOLDOUT_LISTED_CORPUS = CORPUS_DIR / "holdout_listed_names.csv"
+HOLDOUT_UNLISTED_CORPUS = CORPUS_DIR / "holdout_unlisted_institutions.csv"
 OLD_NEGATIVE_CORPUS = CORPUS_DIR.parent / "negative_institutions.csv"
 #: A project that touches most defence topics: a listed partner's flag is as severe as it gets.
 SENSITIVE_PROJECT = {

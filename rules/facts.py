@@ -59,6 +59,7 @@ UNIT_KINDS_TEXT = {
     "numbered_institute": ("a numbered research institute", "ein nummeriertes Forschungsinstitut"),
     "hospital": ("a hospital", "ein Klinikum"),
     "predecessor": ("a former name or merged predecessor", "ein früherer Name oder eine eingegliederte Vorgängerin"),
+    "other_name": ("another name", "ein anderer Name"),
 }
 METHOD_TEXT = {
     "exact": ("the official name", "den offiziellen Namen"),
@@ -70,6 +71,10 @@ METHOD_TEXT = {
     ),
     "sub_unit": ("a sub-unit of the listed organisation", "eine Untereinheit der gelisteten Einrichtung"),
     "acronym_city": ("the acronym with the organisation's city", "das Kürzel mit dem Ort der Einrichtung"),
+    "transliteration": (
+        "the Russian name in Latin letters",
+        "den russischen Namen in lateinischer Umschrift",
+    ),
     "pinyin": ("the name in pinyin", "den Namen in Pinyin"),
     "acronym_country": ("the acronym with the partner's country", "das Kürzel mit dem Land des Partners"),
     "numbered_institute": (

@@ -21,6 +21,7 @@ flagged on resemblance; only the exact official name is reported, as ``info``.
 
 import itertools
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -33,7 +34,16 @@ from rapidfuzz.distance import OSA
 from rules.affiliations import EMPTY_GRAPH, AffiliationGraph, Unit
 from rules.lists import ListEntry, PartnerList
 from rules.matching_settings import DEFAULT_SETTINGS_PATH, METHODS, MatchSettings, SettingsError
-from rules.names import capital_tokens, fold_words, native_key, pinyin_key, prepare, segments, without_brackets
+from rules.names import (
+    capital_tokens,
+    fold_words,
+    native_key,
+    pinyin_key,
+    prepare,
+    romanisations,
+    segments,
+    without_brackets,
+)
 
 __all__ = ["BANDS", "METHODS", "MatchSettings", "PartnerMatch", "PartnerMatcher", "SettingsError", "is_acronym"]
 
@@ -44,6 +54,7 @@ _NAME_METHODS = frozenset({"exact", "alias", "native_script"})
 #: Methods that become "sub_unit" when they found a unit of the affiliation graph.
 _UNIT_NAME_METHODS = frozenset({"exact", "alias", "normalised", "native_script", "pinyin", "qualified"})
 _NUMBER_RE = re.compile(r"\d{1,4}(?:st|nd|rd|th)?")
+_ORDINAL_RE = re.compile(r"(\d{1,4})(?:st|nd|rd|th)")
 _NATIVE_NUMBERED_RE = re.compile(r"第?[〇零一二三四五六七八九十百千0-9]+(?:研究)?[所院]")
 _CACHE_SIZE = 1 << 16
 
@@ -146,11 +157,19 @@ class _Normaliser:
 
     def words(self, raw: Iterable[str]) -> tuple[str, ...]:
         expanded: list[str] = []
-        for word in (part for glued in raw for part in self.unglue(glued)):
-            for part in self._abbreviations.get(word, word).split():
-                # Initials ("N. E. Bauman") carry no weight of their own.
-                if part not in self._stop_words and (len(part) > 1 or part.isdigit()):
-                    expanded.append(part)
+        for glued in raw:
+            parts = self.unglue(glued)
+            for word in parts:
+                # A glued brand ("ShanghaiTech") is not an abbreviated long name: expanding a part
+                # we guessed would stack a second guess on the first.
+                spelt_out = self._abbreviations.get(word, word) if len(parts) == 1 else word
+                ordinal = _ORDINAL_RE.fullmatch(spelt_out)
+                if ordinal:  # "38th" and "38" number the same institute
+                    spelt_out = ordinal[1]
+                for part in spelt_out.split():
+                    # Initials ("N. E. Bauman") carry no weight of their own.
+                    if part not in self._stop_words and (len(part) > 1 or part.isdigit()):
+                        expanded.append(part)
         return tuple(expanded)
 
     def _latin(self, text: str) -> _LatinForms | None:
@@ -183,6 +202,7 @@ class PartnerMatcher:
         self._normaliser = _Normaliser(self.settings)
         self._country_groups = dict(self.settings.country_groups or {})
         self._targets: list[_Listing | _UnitTarget] = []
+        self._romanised: set[str] = set()  # Latin spellings made from Russian names, not written in the lists
         building: dict[str, dict[str, dict[tuple[int, str], None]]] = {
             kind: {} for kind in ("exact", "sorted", "compact", "acronym", "native", "pinyin")
         }
@@ -211,6 +231,10 @@ class PartnerMatcher:
             for word, kind in (self.settings.unit_words or {}).items()
             for normalised in self._normaliser.words((word,))
         }
+        # Longest first, so that 中国人民解放军 is dropped whole rather than only its 中国.
+        self._native_qualifiers = sorted(
+            {native_key(q) for q in self.settings.native_qualifiers} - {""}, key=len, reverse=True
+        )
         self._known_words = (
             set(self._spellings) | self._qualifiers | set(self._normaliser.words(self.settings.distinctive_words))
         )
@@ -229,6 +253,7 @@ class PartnerMatcher:
             key for key in self._native if len(key) >= self.settings.native_typo_min_length
         )
         self._typo_candidates = lru_cache(maxsize=_CACHE_SIZE)(self._find_typo_candidates)
+        self._word_frequency = Counter(word for key in self._sorted for word in set(key.split()))
         self._cached_match = lru_cache(maxsize=_CACHE_SIZE)(self._match_uncached)
 
     @classmethod
@@ -262,7 +287,10 @@ class PartnerMatcher:
         # A unit's brackets usually name its parent ("School of Astronautics (HIT)"): without them the
         # name would be any university's school, so units are indexed with their brackets only.
         is_unit = isinstance(target, _UnitTarget)
-        for written in dict.fromkeys(names):
+        names = tuple(dict.fromkeys(names))
+        romanised = [latin for written in names for latin in romanisations(written)]
+        self._romanised.update(romanised)
+        for written in dict.fromkeys((*names, *romanised)):
             for kind, key in self._index_keys(written, drop_brackets=not is_unit):
                 building[kind].setdefault(key, {})[(ref, written)] = None
 
@@ -294,6 +322,14 @@ class PartnerMatcher:
             if is_acronym(written, self.settings):
                 yield "acronym", latin.letters
             else:
+                # "IITP RAS" is also written "IITP": the academy's initials are often left out.
+                owner = written.rsplit(maxsplit=1)
+                if (
+                    len(owner) == 2
+                    and owner[1].casefold() in self.settings.academy_suffixes
+                    and is_acronym(owner[0], self.settings)
+                ):
+                    yield "acronym", "".join(fold_words(owner[0]))
                 yield "exact", latin.exact
                 yield from self._latin_keys(latin)
                 # "China University of Geosciences (Wuhan)" is also written without its qualifier.
@@ -303,6 +339,10 @@ class PartnerMatcher:
         native = native_key(written)
         if native:
             yield "native", native
+            for long_form, short_form in (self.settings.native_short_forms or {}).items():
+                stem = native.removesuffix(long_form)
+                if stem != native and len(stem) >= 2:
+                    yield "native", stem + short_form
             if len(native) >= self.settings.pinyin_min_length:
                 yield from self._pinyin_keys(native)
 
@@ -463,17 +503,22 @@ class PartnerMatcher:
 
     def _match_qualified(self, words: tuple[str, ...], country: str | None, hits: _Hits, whole: bool) -> None:
         """A listed name with a campus or country added: "Renmin University of China", "Beihang Hangzhou"."""
-        qualifiers = [word for word in words if self._is_place(word)]
-        if not qualifiers:
-            return
-        # Drop each qualifier alone (the listed name may contain another place word), then all, then
-        # the address at the end ("Hunan University Changsha 410082": Hunan is part of the name).
-        tail = len(words)
-        while tail > 0 and self._is_place(words[tail - 1]):
+        # Only words at either end qualify a name: inside it, "Chinese" or a city is part of another
+        # institution's name ("Zhejiang Chinese Medical University" is not Zhejiang Medical University).
+        lead, tail = 0, len(words)
+        while lead < len(words) and self._is_place(words[lead]):
+            lead += 1
+        while tail > lead and (self._is_place(words[tail - 1]) or words[tail - 1] in self.settings.academy_suffixes):
             tail -= 1
-        candidates = [*(frozenset({q}) for q in qualifiers), frozenset(qualifiers), frozenset(words[tail:])]
+        if lead == 0 and tail == len(words):
+            return
+        # Drop leading words from the front and trailing ones from the back (the listed name may
+        # begin or end with a place word itself: "Hunan University Changsha 410082"), then both.
+        prefixes = [frozenset(range(end)) for end in range(lead + 1)]
+        suffixes = [frozenset(range(start, len(words))) for start in range(tail, len(words) + 1)]
+        candidates = [prefix | suffix for prefix in prefixes for suffix in suffixes]
         for dropped in dict.fromkeys(c for c in candidates if c):
-            kept = [word for word in words if word not in dropped]
+            kept = [word for position, word in enumerate(words) if position not in dropped]
             targets = self._sorted.get(" ".join(sorted(kept))) if len(kept) >= 2 else None
             if targets:
                 self._offer(hits, targets, self._scores["qualified"], "qualified", country, whole)
@@ -482,9 +527,10 @@ class PartnerMatcher:
         """Names equal to a listed name but for a one-character typo in one word."""
         words = latin.words
         for position, word in enumerate(words):
-            if word in self._known_words:
-                continue
-            for candidate in self._typo_candidates(word):
+            # A known word is only mistaken in number ("Post" for "Posts"): any other edit of it
+            # would turn one real name into another ("Henan" and "Hunan").
+            known = word in self._known_words
+            for candidate in self._number_variants(word) if known else self._typo_candidates(word):
                 # Pair each typed word with the listed word it stands for, sorted as the listed name
                 # is, so the misspelt word is scored against its own correction and nothing else.
                 pairs = sorted(zip((*words[:position], candidate, *words[position + 1 :]), words, strict=True))
@@ -492,7 +538,20 @@ class PartnerMatcher:
                 targets = self._sorted.get(key)
                 if targets and len(key) - key.count(" ") >= self.settings.typo_min_name_length:
                     typed = " ".join(typed for _, typed in pairs)
-                    self._offer(hits, targets, fuzz.ratio(typed, key), "fuzzy", country, whole)
+                    score = fuzz.ratio(typed, key)
+                    if self._word_frequency.get(candidate, 0) < self.settings.typo_common_word_names:
+                        # A slip in the word that tells institutions apart ("Xiangnan" for "Xiangtan")
+                        # may be another institution's real name: the committee decides.
+                        score = min(score, self._scores["distinctive_typo"])
+                    self._offer(hits, targets, score, "fuzzy", country, whole)
+
+    def _number_variants(self, word: str) -> tuple[str, ...]:
+        variants = (word[:-1], f"{word}s") if word.endswith("s") else (f"{word}s",)
+        return tuple(
+            self._spellings[v]
+            for v in variants
+            if v in self._spellings and len(v) >= self.settings.typo_min_word_length
+        )
 
     def _find_typo_candidates(self, word: str) -> tuple[str, ...]:
         return tuple(dict.fromkeys(self._spellings[w] for w in _one_edit_away(word, self._word_neighbours)))
@@ -509,9 +568,21 @@ class PartnerMatcher:
             if targets:
                 self._offer(hits, targets, self._scores["pinyin"], "pinyin", country, whole)
                 found = True
+        if not found:
+            found = self._match_native_qualified(native, country, hits, whole)
         if not found and len(native) + 1 >= self.settings.native_typo_min_length:
             for listed in _one_edit_away(native, self._native_neighbours):
                 self._offer(hits, self._native[listed], fuzz.ratio(native, listed), "fuzzy", country, whole)
+
+    def _match_native_qualified(self, native: str, country: str | None, hits: _Hits, whole: bool) -> bool:
+        """A listed Chinese name with the country or the PLA written before it: 中国人民大学, 中国人民解放军…."""
+        for prefix in self._native_qualifiers:
+            rest = native.removeprefix(prefix)
+            targets = self._native.get(rest) if len(rest) >= 4 and rest != native else None
+            if targets:
+                self._offer(hits, targets, self._scores["qualified"], "qualified", country, whole)
+                return True
+        return False
 
     # -- names around a listed name -----------------------------------------------------------------
 
@@ -586,6 +657,12 @@ class PartnerMatcher:
             self._offer(hits, targets, self._scores["qualified"], "qualified", country, False)
 
     def _offer_native_unit(self, rest: str, part: str, targets: _Targets, country: str | None, hits: _Hits) -> None:
+        # The address written after the unit: 西安电子科技大学物理与光电工程学院西安710071.
+        rest = rest.rstrip("0123456789")
+        for size in (3, 2):
+            if len(rest) > size and pinyin_key(rest[-size:]) in self._qualifiers:
+                rest = rest[:-size]
+                break
         for suffix, kind in (self.settings.native_unit_suffixes or {}).items():
             if rest.endswith(suffix):
                 self._offer(hits, targets, self._scores["sub_unit"], "sub_unit", country, False, part, kind)
@@ -655,6 +732,8 @@ class PartnerMatcher:
         by_listing: _Hits = {}
         for ref, hit in hits.items():
             target = self._targets[ref]
+            if hit.written in self._romanised and hit.method in _UNIT_NAME_METHODS | {"acronym_country"}:
+                hit = hit._replace(method="transliteration")
             if isinstance(target, _UnitTarget):
                 method = "sub_unit" if hit.method in _UNIT_NAME_METHODS else hit.method
                 as_parent = hit._replace(method=method, unit=target.unit.name, unit_kind=target.unit.kind)

@@ -19,6 +19,7 @@ METHODS = (
     "normalised",
     "sub_unit",
     "acronym_city",
+    "transliteration",
     "pinyin",
     "acronym_country",
     "numbered_institute",
@@ -40,12 +41,14 @@ class MatchSettings:
     max_acronym_length: int = 6
     typo_min_name_length: int = 12
     typo_min_word_length: int = 4
+    typo_common_word_names: int = 5
     native_typo_min_length: int = 8
     pinyin_min_length: int = 4
     pinyin_suffixes: Mapping[str, tuple[str, ...]] | None = None
     abbreviations: Mapping[str, str] | None = None
     unit_words: Mapping[str, str] | None = None
     native_unit_suffixes: Mapping[str, str] | None = None
+    native_short_forms: Mapping[str, str] | None = None
     country_groups: Mapping[str, str] | None = None
     phrases: Mapping[str, str] | None = None
     stop_words: frozenset[str] = frozenset()
@@ -53,6 +56,8 @@ class MatchSettings:
     place_names: frozenset[str] = frozenset()
     distinctive_words: frozenset[str] = frozenset()
     numbered_noise_words: frozenset[str] = frozenset()
+    academy_suffixes: frozenset[str] = frozenset()
+    native_qualifiers: frozenset[str] = frozenset()
     conglomerate_categories: frozenset[str] = frozenset()
 
     @classmethod
@@ -75,6 +80,7 @@ class MatchSettings:
                 },
                 **{key: _word_mapping(doc.get(key)) for key in _MAPPING_SETTINGS},
                 native_unit_suffixes={str(k): str(v) for k, v in (doc.get("native_unit_suffixes") or {}).items()},
+                native_short_forms={str(k): str(v) for k, v in (doc.get("native_short_forms") or {}).items()},
                 country_groups={str(k).upper(): str(v).upper() for k, v in (doc.get("country_groups") or {}).items()},
                 **{key: frozenset(str(w).casefold() for w in doc.get(key) or ()) for key in _WORD_SETTINGS},
                 conglomerate_categories=frozenset(str(c) for c in doc.get("conglomerate_categories") or ()),
@@ -87,7 +93,7 @@ class MatchSettings:
     def check(self, where: str) -> None:
         if not 0 <= self.possible_threshold <= self.match_threshold <= 100:
             raise SettingsError(f"{where}: need 0 <= possible_threshold <= match_threshold <= 100")
-        missing = [m for m in METHODS if m != "fuzzy" and m not in (self.method_scores or {})]
+        missing = [m for m in (*METHODS, "distinctive_typo") if m != "fuzzy" and m not in (self.method_scores or {})]
         if missing:
             raise SettingsError(f"{where}: method_scores lacks {', '.join(missing)}")
         if self.min_acronym_length < 2 or self.max_acronym_length < self.min_acronym_length:
@@ -98,9 +104,25 @@ def _word_mapping(value: object) -> dict[str, str]:
     return {str(k).casefold(): str(v).casefold() for k, v in (value or {}).items()}  # type: ignore[attr-defined]
 
 
-_WORD_SETTINGS = ("stop_words", "country_words", "place_names", "distinctive_words", "numbered_noise_words")
+_WORD_SETTINGS = (
+    "stop_words",
+    "country_words",
+    "place_names",
+    "distinctive_words",
+    "numbered_noise_words",
+    "academy_suffixes",
+    "native_qualifiers",
+)
 _MAPPING_SETTINGS = ("abbreviations", "unit_words", "phrases")
-_COLLECTION_SETTINGS = frozenset({
-    "method_scores", "pinyin_suffixes", "native_unit_suffixes", "country_groups", "conglomerate_categories",
-    *_MAPPING_SETTINGS, *_WORD_SETTINGS,
-})
+_COLLECTION_SETTINGS = frozenset(
+    {
+        "method_scores",
+        "pinyin_suffixes",
+        "native_unit_suffixes",
+        "native_short_forms",
+        "country_groups",
+        "conglomerate_categories",
+        *_MAPPING_SETTINGS,
+        *_WORD_SETTINGS,
+    }
+)

@@ -15,14 +15,15 @@ from opencc import OpenCC
 from pypinyin import lazy_pinyin
 
 _CACHE_SIZE = 1 << 16
-HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+HAN = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # 〇 (U+3007) writes zero in numbers: 七〇五
 HAN_RE = re.compile(f"[{HAN}]")
 _HAN_OR_DIGIT_RE = re.compile(f"[{HAN}0-9]")
 _NON_WORD_RE = re.compile(r"[\W_]+")
 _BRACKETED_RE = re.compile(r"\(([^()]*)\)")
 # Commas, semicolons and bars always separate; a hyphen only with spaces around it ("Xi'an-Jiaotong"
-# stays one name), en and em dashes always.
-_SEPARATOR_RE = re.compile(r"\s*(?:[,;|@]|\s-+\s|[–—])\s*")
+# stays one name), en and em dashes always, and "or" between two names of one place ("Shenyang
+# Aircraft Design Institute or 601 Institute").
+_SEPARATOR_RE = re.compile(r"\s*(?:[,;|@]|\s-+\s|[–—])\s*|\s+(?i:or)\s+")
 # Affiliation lines copied from PDFs lose their spaces: "UniversityChangsha410082". Letters and
 # digits are parted here; glued words ("EngineeringHunan") by the matcher, which knows the words.
 _GLUED_RE = re.compile(r"(?<=[^\W\d_])(?=\d{3})|(?<=\d)(?=[^\W\d_]{3})")
@@ -57,6 +58,71 @@ def native_key(text: str) -> str:
         return ""
     key = "".join(_HAN_OR_DIGIT_RE.findall(prepare(text)))
     return key if len(HAN_RE.findall(key)) >= 2 else ""
+
+
+_CYRILLIC_RE = re.compile("[\u0400-\u04ff]")
+# Russian letters as the three romanisations met in affiliation lines write them: BGN/PCGN (Baumana,
+# Fiztekh), the passport standard ICAO 9303 (Zhukovskii, Iurii) and the informal "h" for х (Fizteh).
+_CYRILLIC_COMMON = {
+    "а": "a",
+    "б": "b",
+    "в": "v",
+    "г": "g",
+    "д": "d",
+    "е": "e",
+    "ё": "e",
+    "ж": "zh",
+    "з": "z",
+    "и": "i",
+    "к": "k",
+    "л": "l",
+    "м": "m",
+    "н": "n",
+    "о": "o",
+    "п": "p",
+    "р": "r",
+    "с": "s",
+    "т": "t",
+    "у": "u",
+    "ф": "f",
+    "ц": "ts",
+    "ч": "ch",
+    "ш": "sh",
+    "щ": "shch",
+    "ъ": "",
+    "ы": "y",
+    "ь": "",
+    "э": "e",
+}
+_ROMANISATIONS = tuple(
+    str.maketrans(
+        {
+            **_CYRILLIC_COMMON,
+            **{c.upper(): r.capitalize() for c, r in _CYRILLIC_COMMON.items()},
+            **extra,
+            **{c.upper(): r.capitalize() for c, r in extra.items()},
+        }
+    )
+    for extra in (
+        {"х": "kh", "й": "y", "ю": "yu", "я": "ya"},
+        {"х": "kh", "й": "i", "ю": "iu", "я": "ia"},
+        {"х": "h", "й": "y", "ю": "yu", "я": "ya"},
+    )
+)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def romanisations(text: str) -> tuple[str, ...]:
+    """Latin spellings of a Russian name: "МФТИ" -> ("MFTI",); "Физтех" -> ("Fiztekh", "Fizteh")."""
+    if text.isascii() or not _CYRILLIC_RE.search(text):
+        return ()
+    return tuple(dict.fromkeys(" ".join(_romanise(word, table) for word in text.split()) for table in _ROMANISATIONS))
+
+
+def _romanise(word: str, table: dict[int, str]) -> str:
+    latin = word.translate(table)
+    # An acronym stays in capitals: "ИППИ" -> "IPPI", not "Ippi".
+    return latin.upper() if len(word) > 1 and word.isupper() else latin
 
 
 @lru_cache(maxsize=_CACHE_SIZE)

@@ -74,6 +74,7 @@ def create_app(config: dict | None = None) -> Flask:
     from screening.portfolio import views as portfolio
     from screening.proposals import views as proposals
     from screening.review import views as review
+    from screening.sso import views as sso
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
@@ -82,8 +83,12 @@ def create_app(config: dict | None = None) -> Flask:
     api.init_app(app)  # JSON API + token pages
     app.register_blueprint(portfolio.bp)  # international office
     app.register_blueprint(documents.bp)  # letters, /verify
+    app.register_blueprint(sso.bp)  # single sign-on (docs/sso.md)
 
     from screening.core.i18n import init_template_helpers
 
     init_template_helpers(app)
+    from screening import operations
+
+    operations.init_app(app)  # health, metrics, logs, backup
     return app

@@ -15,9 +15,10 @@ def register_app_commands(cli: FlaskGroup) -> None:
     from screening.core.commands import audit_cli, db_cli, outbox_cli, serve_command
     from screening.demo.commands import demo_command
     from screening.portfolio.commands import portfolio_cli
+    from screening.sso.commands import sso_cli
 
     for command in (db_cli, institutions_cli, users_cli, audit_cli, outbox_cli, demo_command, serve_command,
-                    portfolio_cli):
+                    portfolio_cli, sso_cli):
         cli.add_command(command)
 
 

@@ -11,6 +11,8 @@ dpkg -s libpango-1.0-0 >/dev/null 2>&1 || need_apt+=(libpango-1.0-0 libpangoft2-
 # Letters use DejaVu Sans (regular and bold) as their one font family (screening/documents/assets.py).
 dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need_apt+=(fonts-dejavu-core)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# pysaml2 signs and verifies SAML messages with the xmlsec1 program (single sign-on, docs/sso.md).
+command -v xmlsec1 >/dev/null || need_apt+=(xmlsec1)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing system packages: ${need_apt[*]}"

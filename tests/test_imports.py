@@ -23,6 +23,8 @@ LAYERS = (
     "screening.documents",
     "screening.portfolio",
     "screening.api",
+    "screening.sso",
+    "screening.operations",
     "screening.demo",
     "screening",
 )

@@ -3,6 +3,7 @@
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -126,6 +127,15 @@ def home_institution_id(session: Session, user: User) -> int | None:
     return session.exec(
         select(Membership.institution_id).where(Membership.user_id == user.id).order_by(Membership.id)
     ).first()
+
+
+#: Checks that features add to password login (single sign-on switches it off per institution).
+#: Each answers whether ``user`` may log in with a password at ``institution_id``.
+PASSWORD_LOGIN_CHECKS: list[Callable[[Session, User, int], bool]] = []
+
+
+def password_login_allowed(session: Session, user: User, institution_id: int) -> bool:
+    return all(check(session, user, institution_id) for check in PASSWORD_LOGIN_CHECKS)
 
 
 def authenticate(session: Session, email: str, password: str) -> User | None:

@@ -35,7 +35,7 @@ def login():
                                error=_("Too many attempts. Wait a few minutes and try again.")), 429
     user = accounts.authenticate(db.session, email, form.password.data)
     institution_id = accounts.home_institution_id(db.session, user) if user else None
-    if user is None or institution_id is None:
+    if user is None or institution_id is None or not accounts.password_login_allowed(db.session, user, institution_id):
         db.session.rollback()
         log.info("login failed (request %s)", g.request_id)
         return render_template("accounts/login.html", form=form, error=_("Invalid e-mail or password.")), 200

@@ -88,7 +88,7 @@ def components() -> dict:
             "properties": {"items": {"type": "array", "items": {
                 "type": "object", "required": ["name", "version", "entries"],
                 "properties": {k: {"type": "string"} for k in
-                               ("name", "version", "title", "publisher", "source", "licence")}
+                               ("name", "version", "title", "publisher", "published", "source", "licence")}
                 | {"entries": {"type": "integer"}}}}},
         },
         "Ruleset": {

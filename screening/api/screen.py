@@ -31,7 +31,8 @@ def screen():
 @roles_required(*ROLES)
 def lists():
     items = [{"name": pl.name, "version": pl.version, "title": pl.title, "publisher": pl.publisher,
-              "source": pl.source, "licence": pl.licence, "entries": len(pl.entries)}
+              "published": pl.published, "source": pl.source, "licence": pl.licence,
+              "entries": len(pl.entries)}
              for pl in get_screener().lists]
     return {"items": items}
 

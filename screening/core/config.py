@@ -53,6 +53,9 @@ def defaults(instance_path: str) -> dict:
         "MAIL_SMTP_STARTTLS": True,
         "MAIL_SMTP_SSL": False,
         "MAIL_SMTP_TIMEOUT": 10,
+        # SAML service provider key pair (docs/sso.md); unset outside production: made in instance/saml/.
+        "SAML_SP_KEY_FILE": None,
+        "SAML_SP_CERT_FILE": None,
     }
 
 
@@ -82,7 +85,7 @@ def finalise(app) -> None:
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
         "beat_schedule": {
-            "outbox-sweep": {"task": "screening.core.outbox.sweep", "schedule": 60.0},
+            "outbox-sweep": {"task": "screening.outbox.sweep", "schedule": 60.0},
             # Portfolio monitoring: a new list version or rule set starts a re-screen; weekly full re-screen.
             "portfolio-monitor": {"task": "screening.portfolio.monitor", "schedule": 300.0},
             "portfolio-rescreen": {"task": "screening.portfolio.rescreen", "schedule": 7 * 24 * 3600.0},

@@ -12,11 +12,16 @@ def get_screener():
     app = current_app._get_current_object()
     screener = app.extensions.get("screener")
     if screener is None:
-        from rules import Screener
-
-        screener = Screener.default()
+        screener = screener_class().default()
         app.extensions["screener"] = screener
     return screener
+
+
+def screener_class():
+    """:class:`rules.Screener`, or the subclass a feature installed (operations counts and times it)."""
+    from rules import Screener
+
+    return current_app.extensions.get("screener_class", Screener)
 
 
 def proposal_error_class():

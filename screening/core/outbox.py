@@ -87,7 +87,7 @@ def _forget_after_rollback(session: Session) -> None:
 
 
 @shared_task(
-    name="screening.core.outbox.run",
+    name="screening.outbox.run",
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
@@ -157,7 +157,7 @@ def sweep(session: Session, older_than: timedelta = timedelta(minutes=5)) -> lis
     return ids
 
 
-@shared_task(name="screening.core.outbox.sweep", ignore_result=True)
+@shared_task(name="screening.outbox.sweep", ignore_result=True)
 def sweep_task() -> int:
     from screening.core.extensions import db
 

@@ -131,7 +131,7 @@ def answer_errors_under(app: Flask, prefix: str, answer) -> None:
 def init_app(app: Flask) -> None:
     @app.before_request
     def _start():
-        g.request_id = uuid.uuid4().hex[:16]
+        g.request_id = g.get("request_id") or uuid.uuid4().hex[:16]  # kept if set earlier (operations)
         _check_input()
 
     app.after_request(_headers)

@@ -19,11 +19,10 @@ from celery import shared_task
 from flask import current_app
 from sqlmodel import Session
 
-from rules import Screener
 from screening.accounts.models import Institution
 from screening.core import outbox
 from screening.core.database import utcnow
-from screening.core.engine import get_screener
+from screening.core.engine import get_screener, screener_class
 from screening.core.extensions import db
 from screening.documents.storage import FileDocumentStore
 from screening.portfolio import import_jobs, reports, rescreens
@@ -41,7 +40,7 @@ def current_screener():
 
 def fresh_screener():
     """A screener built from the files on disk now; replaces the process's cached one."""
-    screener = Screener.default()
+    screener = screener_class().default()
     current_app.extensions["screener"] = screener
     return screener
 
@@ -107,7 +106,7 @@ def monitor(session: Session, force: bool = False):
 
 
 def fresh_screener_no_swap():
-    return Screener.default()
+    return screener_class().default()
 
 
 @shared_task(name="screening.portfolio.monitor", ignore_result=True)

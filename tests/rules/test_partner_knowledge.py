@@ -169,6 +169,19 @@ def test_the_most_severe_listing_leads_the_merged_flag():
         ("College of Computer Science, Hunan UniversityChangsha410082, China", "CN", "sub_unit"),
         ("Chinese People's Liberation Army Naval Medical University", "CN", "qualified"),
         ("Moscow Inst. of Physics & Technology", "RU", "normalised"),
+        (
+            "Univ Elect Sci & Technol China, Natl Key Lab Wireless Commun, Chengdu 611731, Peoples R China",
+            "CN",
+            "sub_unit",
+        ),
+        ("V.A. Trapeznikov Institute of Control Sciences of RAS (Moscow)", "RU", "qualified"),
+        ("Boreskov Institute of Catalysis SB RAS, Novosibirsk", "RU", "qualified"),
+        ("Shenyang Aircraft Design Institute or 601 Institute", "CN", "exact"),
+        ("国防科大", "CN", "native_script"),
+        ("中國人民解放軍國防科學技術大學", "CN", "native_script"),
+        ("西安电子科技大学物理与光电工程学院西安710071", "CN", "sub_unit"),
+        ("Harbin Insitute of Technology", "CN", "fuzzy"),
+        ("Chongqing University of Post and Telecommunications", "CN", "fuzzy"),
     ],
 )
 def test_written_forms_find_the_listed_organisation(written, country, method):
@@ -187,10 +200,64 @@ def test_written_forms_find_the_listed_organisation(written, country, method):
         ("HIT, Holon", "IL"),
         ("Institute of Physics, University of Tartu", "EE"),
         ("Southwest University", "CN"),
+        ("Zhejiang Chinese Medical University", "CN"),
+        ("ShanghaiTech University", "CN"),
+        ("北京市第一〇一中学", "CN"),
     ],
 )
 def test_unlisted_institutions_with_similar_names_are_not_flagged(written, country):
     assert [m for m in screener().matcher.match(written, country) if m.band != "info"] == []
+
+
+def test_a_typo_in_the_word_that_tells_institutions_apart_is_only_a_possible_match():
+    # Xiangnan University is a real university; one letter away from the listed Xiangtan University.
+    matches = screener().matcher.match("Xiangnan University", "CN")
+    assert [(m.entry.name, m.band) for m in matches] == [("Xiangtan University", "possible")]
+
+
+def test_a_numbered_institute_is_found_with_or_without_its_ordinal_suffix():
+    for written in ("CETC 38th Research Institute", "CETC 38 Research Institute"):
+        names = {m.entry.name for m in screener().matcher.match(written, "CN")}
+        assert any("38th" in name for name in names), (written, names)
+
+
+def _russian_institute_list() -> list[PartnerList]:
+    institute = ListEntry(
+        "mipt",
+        "Example Physics Institute",
+        "RU",
+        "entity_list",
+        "high",
+        aliases=("Московский физико-технический институт", "Физтех", "ИППИ РАН"),
+        sources=("s",),
+    )
+    return [PartnerList("t", "1", "t", "", "src", "", (institute,))]
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["Moskovskiy fiziko-tekhnicheskiy institut", "Moskovskii fiziko-tekhnicheskii institut", "Fizteh", "IPPI"],
+)
+def test_russian_names_are_found_in_the_latin_spellings_people_use(written):
+    matches = PartnerMatcher(_russian_institute_list()).match(written, "RU")
+    assert [(m.entry.id, m.band, m.method) for m in matches] == [("mipt", "match", "transliteration")]
+
+
+def test_a_chinese_name_with_the_country_or_the_pla_written_before_it_is_the_listed_name():
+    entry = ListEntry(
+        "r", "Example People's University", "CN", "civilian", "medium", aliases=("人民大学",), sources=("s",)
+    )
+    matcher = PartnerMatcher([PartnerList("t", "1", "t", "", "src", "", (entry,))])
+    assert [m.method for m in matcher.match("中国人民大学", "CN")] == ["qualified"]
+    assert [m.method for m in matcher.match("中国人民解放军人民大学", "CN")] == ["qualified"]
+
+
+def test_another_name_of_a_listed_organisation_is_explained_as_such():
+    flags = partner_flags("Guilin University of Electronic Technology")
+    assert len(flags) == 1
+    assert flags[0]["evidence"]["entry"] == "Guilin University of Electronic Science and Technology"
+    assert flags[0]["evidence"]["unit_kind"] == "other_name"
+    assert "another name of Guilin University of Electronic Science and Technology" in flags[0]["explanation"]
 
 
 def test_namesake_abroad_is_at_most_an_info_note():

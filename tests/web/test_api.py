@@ -110,6 +110,13 @@ def test_token_works_and_cookie_of_another_user_does_not_change_identity(app, fa
     assert db.session.get(Proposal, r.get_json()["id"]).owner_id == user.id
 
 
+def test_lists_name_each_lists_publisher_date(client, researcher):
+    _, _, token = researcher
+    items = {item["name"]: item for item in client.get("/api/v1/lists", headers=bearer(token)).get_json()["items"]}
+    assert items["canada-named-research-organizations"]["published"] == "2024-01-16"
+    assert all(item["published"] and item["entries"] for item in items.values())
+
+
 @pytest.mark.parametrize("header", ["Bearer", "Bearer nope", "Basic abc", "Bearer scr_" + "x" * 43, "bearer"])
 def test_bad_tokens_are_401(client, header):
     r = client.get("/api/v1/lists", headers={"Authorization": header})

@@ -248,7 +248,7 @@ def test_worker_killed_while_rendering_renders_the_letter_once(ctx, store_dir, t
     access = _case_in_review()
     with running(Worker(ctx, store_dir, tmp_path / "worker.log", render_delay=3)) as worker:
         decision_id, message_id = _decide(access)
-        worker.wait_for_log("screening.core.outbox.run", 30)  # received: the child is rendering (sleeping 3 s)
+        worker.wait_for_log("screening.outbox.run", 30)  # received: the child is rendering (sleeping 3 s)
         time.sleep(1)
         worker.kill_child()  # SIGKILL of the pool process: the task is rejected and redelivered
         message = _wait_done(message_id)
@@ -262,7 +262,7 @@ def test_whole_worker_killed_then_restarted_and_swept(ctx, store_dir, tmp_path):
     worker = Worker(ctx, store_dir, tmp_path / "worker.log", render_delay=3)
     with running(worker):
         decision_id, message_id = _decide(access)
-        worker.wait_for_log("screening.core.outbox.run", 30)
+        worker.wait_for_log("screening.outbox.run", 30)
         time.sleep(1)
         worker.kill_all()  # main process and child: the message stays unacknowledged in Redis
     db.session.rollback()

@@ -1,0 +1,171 @@
+"""Logging: JSON lines in production, readable text in development, one request id throughout.
+
+Every record gets the request's id, route (endpoint name), user id and institution id when it is
+logged inside a request, and the Celery task name and id inside a task. One ``request`` line per
+answered request adds method, status and duration. Nothing user-typed reaches these fields:
+no raw paths or query strings (they can hold one-time tokens), no headers, no form values.
+Bearer and API tokens that slip into a message anyway are masked.
+"""
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from celery import current_task
+from flask import Flask, g, has_request_context, request
+
+from screening.api.tokens import PREFIX as API_TOKEN_PREFIX
+
+LOG_FORMATS = ("json", "text")
+REQUEST_ID_HEADER = "X-Request-ID"
+_ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,63}$")
+_SECRETS = (
+    (re.compile(r"(?i)\bbearer\s+\S+"), "Bearer [redacted]"),
+    (re.compile(re.escape(API_TOKEN_PREFIX) + r"[A-Za-z0-9_-]+"), API_TOKEN_PREFIX + "[redacted]"),
+    # SQLAlchemy puts a failed statement's bound values into its error text: proposal text, hashes, tokens.
+    (re.compile(r"\[parameters: [^\n]*"), "[parameters: hidden]"),
+)
+CONTEXT_FIELDS = ("request_id", "route", "user_id", "institution_id", "task", "task_id")
+ACCESS_FIELDS = ("method", "status", "duration_ms")
+
+
+def incoming_request_id() -> str | None:
+    """The caller's ``X-Request-ID`` when it is a sane token (8-64 letters, digits, ``._:-``), else None."""
+    value = request.headers.get(REQUEST_ID_HEADER, "")
+    return value if _ACCEPTABLE_REQUEST_ID.match(value) else None
+
+
+def mask_secrets(text: str) -> str:
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _identity(obj: Any) -> Any:
+    """An ORM object's primary key without touching the database (it may be expired or broken)."""
+    if obj is None:
+        return None
+    state = sa.inspect(obj, raiseerr=False)
+    identity = state.identity if state is not None else None
+    return identity[0] if identity else None
+
+
+def _request_context() -> dict[str, Any]:
+    if not has_request_context():
+        return {}
+    actor = g.get("actor")
+    return {
+        "request_id": g.get("request_id"),
+        "route": request.endpoint,
+        "user_id": _identity(g.get("user")),
+        "institution_id": getattr(actor, "institution_id", None),
+    }
+
+
+def _task_context() -> dict[str, Any]:
+    if not current_task or not getattr(current_task.request, "id", None):
+        return {}
+    return {"task": current_task.name, "task_id": current_task.request.id}
+
+
+class ContextFilter(logging.Filter):
+    """Adds the request's and task's context to every record (attributes set to None when absent)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = {**_task_context(), **_request_context()}
+        for name in CONTEXT_FIELDS:
+            if getattr(record, name, None) is None:
+                setattr(record, name, context.get(name))
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the context fields, exception text."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": mask_secrets(record.getMessage()),
+        }
+        for name in CONTEXT_FIELDS + ACCESS_FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                entry[name] = value
+        if record.exc_info:
+            entry["exception"] = mask_secrets(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """``time LEVEL logger [request_id] message  key=value ...`` for a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = f"[{record.request_id}] " if getattr(record, "request_id", None) else ""
+        details = " ".join(f"{name}={getattr(record, name)}" for name in CONTEXT_FIELDS + ACCESS_FIELDS
+                           if name != "request_id" and getattr(record, name, None) is not None)
+        line = f"{self.formatTime(record)} {record.levelname} {record.name} {prefix}{record.getMessage()}"
+        if details:
+            line += "  " + details
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return mask_secrets(line)
+
+
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+def log_format(app: Flask) -> str:
+    """``json`` or ``text`` from ``SCREENING_LOG_FORMAT``; the default is json in production."""
+    from screening.core.config import is_production
+
+    chosen = str(app.config.get("LOG_FORMAT") or ("json" if is_production(app) else "text")).lower()
+    if chosen not in LOG_FORMATS:
+        raise ValueError(f"SCREENING_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)} (got {chosen!r})")
+    return chosen
+
+
+def make_handler(fmt: str) -> logging.Handler:
+    handler = StderrHandler()
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(ContextFilter())
+    return handler
+
+
+def configure_logging(app: Flask) -> None:
+    """Install the one root handler (replacing one installed earlier by this function).
+
+    Logging that someone else set up (a test runner, an embedding application, ``--log-config``)
+    is left alone.
+    """
+    root = logging.getLogger()
+    if any(not isinstance(handler, StderrHandler) for handler in root.handlers):
+        return
+    for existing in [h for h in root.handlers if isinstance(h, StderrHandler)]:
+        root.removeHandler(existing)
+    root.addHandler(make_handler(log_format(app)))
+    root.setLevel(str(app.config.get("LOG_LEVEL") or "INFO").upper())
+
+
+def connect_celery_logging(app: Flask) -> None:
+    """Celery workers log through the same handler instead of configuring their own."""
+    from celery import signals
+
+    def keep_app_logging(**_details: Any) -> None:
+        configure_logging(app)
+
+    signals.setup_logging.connect(keep_app_logging, weak=False, dispatch_uid="screening-operations-logging")

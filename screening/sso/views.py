@@ -1,0 +1,208 @@
+"""Single sign-on pages: choose a provider, start, the SAML and OIDC answers, metadata, logout.
+
+The SAML assertion consumer takes a cross-site POST from the IdP: it is exempt from CSRF
+tokens and protected instead by the signed assertion and the single-use RelayState that names
+the sign-in started here (``sso_login_request``). Every other form carries a CSRF token.
+"""
+
+import logging
+
+from flask import Blueprint, Response, current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+
+from forms.accounts import PlainActionForm
+from forms.sso import LoginPolicyForm
+from screening.accounts import service as accounts
+from screening.accounts.access import login_required, roles_required
+from screening.accounts.models import Institution, Role
+from screening.core.errors import NotFound
+from screening.core.extensions import csrf, db, limiter
+from screening.core.security import safe_next
+from screening.sso import oidc, saml, service
+from screening.sso.identity import SsoError, SsoUnavailable
+from screening.sso.models import IdentityProvider
+
+bp = Blueprint("sso", __name__, url_prefix="/sso")
+log = logging.getLogger("screening.sso")
+
+
+def _problem(exc: SsoError):
+    log.info("sso refused: %s (request %s)", exc.reason, g.get("request_id"))
+    status = 503 if isinstance(exc, SsoUnavailable) else exc.status
+    return render_template("sso/error.html", message=exc.message, request_id=g.get("request_id", "")), status
+
+
+def _start_browser_session(token: str) -> None:
+    session.clear()
+    session.permanent = True
+    session["sid"] = token
+
+
+def _oidc_redirect_uri() -> str:
+    return f"{current_app.config['BASE_URL'].rstrip('/')}{url_for('sso.oidc_callback')}"
+
+
+@bp.get("/")
+def choose():
+    providers = [p for p in service.list_providers(db.session) if p.enabled]
+    institutions = {p.institution_id: db.session.get(Institution, p.institution_id) for p in providers}
+    return render_template("sso/choose.html", providers=providers, institutions=institutions,
+                           next=safe_next(request.args.get("next"), ""))
+
+
+@bp.get("/<slug>/login")
+def start(slug: str):
+    provider = service.enabled_provider(db.session, slug=slug)
+    if provider is None:
+        raise NotFound(slug)
+    address = request.remote_addr or "unknown"
+    if limiter.exceeded(f"sso:addr:{address}", current_app.config["LOGIN_LIMIT_ADDRESS"]):
+        return render_template("sso/error.html", message=_("Too many attempts. Wait a few minutes and try again."),
+                               request_id=g.get("request_id", "")), 429
+    next_path = safe_next(request.args.get("next"))
+    try:
+        state = service.new_state()
+        if provider.protocol == "saml":
+            request_id, location = saml.start_login(provider, state)
+            service.begin_login(db.session, provider, state, next_path, request_id=request_id)
+        else:
+            nonce, verifier = oidc.new_secrets()
+            service.begin_login(db.session, provider, state, next_path, nonce=nonce, code_verifier=verifier)
+            location = oidc.authorization_url(provider, _oidc_redirect_uri(), state, nonce, verifier)
+            session["sso_state"] = state  # binds the answer to this browser (the callback is a top-level GET)
+    except SsoError as exc:
+        db.session.rollback()
+        return _problem(exc)
+    db.session.commit()
+    return redirect(location)
+
+
+@bp.get("/saml/metadata")
+def saml_metadata():
+    try:
+        document = saml.sp_metadata()
+    except SsoError as exc:
+        return _problem(exc)
+    return Response(document, mimetype="application/samlmetadata+xml",
+                    headers={"Content-Disposition": 'inline; filename="screening-sp-metadata.xml"'})
+
+
+@bp.post("/saml/acs")
+@csrf.exempt
+def saml_acs():
+    try:
+        login_request, provider = service.take_login_request(db.session, request.form.get("RelayState"), "saml")
+        assertion = saml.read_response(provider, saml.decode_posted_response(request.form.get("SAMLResponse", "")),
+                                       login_request.request_id)
+        service.remember_assertion(db.session, provider, assertion.assertion_id, assertion.not_on_or_after)
+        signed_in = service.sign_in(db.session, provider, assertion.identity, name_id=assertion.name_id,
+                                    session_index=assertion.session_index)
+    except SsoError as exc:
+        db.session.commit()  # the used RelayState, the seen assertion and the audited refusal stay
+        return _problem(exc)
+    db.session.commit()
+    _start_browser_session(signed_in.session_token)
+    return redirect(safe_next(login_request.next_path))
+
+
+@bp.get("/oidc/callback")
+def oidc_callback():
+    state = request.args.get("state")
+    bound_state = session.pop("sso_state", None)
+    try:
+        login_request, provider = service.take_login_request(db.session, state, "oidc")
+        if bound_state != state:
+            raise SsoError(_("This sign-in was started in another browser. Please start again."),
+                           "state not bound to this browser")
+        if request.args.get("error"):
+            raise SsoError(_("Your identity provider did not sign you in."), "provider returned an error")
+        identity = oidc.finish_login(provider, _oidc_redirect_uri(), request.args.get("code", ""),
+                                     login_request.nonce, login_request.code_verifier)
+        signed_in = service.sign_in(db.session, provider, identity)
+    except SsoError as exc:
+        db.session.commit()
+        return _problem(exc)
+    db.session.commit()
+    _start_browser_session(signed_in.session_token)
+    return redirect(safe_next(login_request.next_path))
+
+
+@bp.get("/saml/slo")
+def saml_slo():
+    """Single logout started at the IdP: a signed LogoutRequest on the redirect binding."""
+    entity_id = saml.issuer_of_logout_request(request.args.get("SAMLRequest", ""))
+    provider = service.enabled_provider(db.session, protocol="saml", entity_id=entity_id) if entity_id else None
+    if provider is None:
+        return _problem(SsoError(_("The logout request could not be verified."), "unknown logout issuer"))
+    try:
+        name_id, session_indexes, answer = saml.read_logout_request(
+            provider, request.args.get("SAMLRequest", ""), request.args.get("RelayState"), request.args)
+    except SsoError as exc:
+        return _problem(exc)
+    service.end_sessions_by_name_id(db.session, provider, name_id, session_indexes)
+    db.session.commit()
+    return redirect(answer)
+
+
+@bp.get("/admin")
+@roles_required(Role.institution_admin.value)
+def admin():
+    institution = db.session.get(Institution, g.actor.institution_id)
+    policy_form = LoginPolicyForm(password_login="on" if service.password_login_enabled(
+        db.session, institution.id) else "off")
+    return render_template("sso/admin.html", institution=institution, policy_form=policy_form,
+                           toggle_form=PlainActionForm(), sp_entity_id=saml.sp_entity_id(),
+                           providers=service.list_providers(db.session, institution.id))
+
+
+@bp.post("/admin/password-login")
+@roles_required(Role.institution_admin.value)
+def admin_password_login():
+    form = LoginPolicyForm()
+    if not form.validate():
+        return render_template("errors/error.html", code=400, title=_("Bad request"),
+                               text=_("Choose whether password login stays on."),
+                               request_id=g.get("request_id", "")), 400
+    institution = db.session.get(Institution, g.actor.institution_id)
+    service.set_password_login(db.session, g.user, institution, form.password_login.data == "on")
+    db.session.commit()
+    return redirect(url_for("sso.admin"))
+
+
+@bp.post("/admin/providers/<int:provider_id>/toggle")
+@roles_required(Role.institution_admin.value)
+def admin_toggle_provider(provider_id: int):
+    provider = db.session.get(IdentityProvider, provider_id)
+    if provider is None or provider.institution_id != g.actor.institution_id:
+        log.warning("cross-tenant denial: user=%s institution=%s provider=%s", g.user.id,
+                    g.actor.institution_id, provider_id)
+        raise NotFound(provider_id)
+    form = PlainActionForm()
+    if not form.validate():
+        return render_template("errors/error.html", code=400, title=_("Bad request"),
+                               text=_("The form was incomplete."), request_id=g.get("request_id", "")), 400
+    service.set_provider_enabled(db.session, g.user, provider, not provider.enabled)
+    db.session.commit()
+    return redirect(url_for("sso.admin"))
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """Log out here and, for a SAML session whose IdP offers single logout, there too."""
+    form = PlainActionForm()
+    if not form.validate():
+        return redirect(url_for("auth.account"))
+    token = session.get("sid", "")
+    target = url_for("auth.login")
+    link = service.sso_session_of_token(db.session, token)
+    if link is not None and link.name_id:
+        provider = db.session.get(IdentityProvider, link.provider_id)
+        try:
+            target = saml.logout_request_url(provider, link.name_id, link.session_index) or target
+        except SsoError as exc:
+            log.info("single logout not started: %s", exc.reason)
+    accounts.end_session(db.session, token)
+    db.session.commit()
+    session.clear()
+    return redirect(target)
