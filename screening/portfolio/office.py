@@ -10,6 +10,7 @@ from screening.core.errors import Forbidden, NotFound
 from screening.proposals.models import Proposal
 
 log = logging.getLogger(__name__)
+
 OFFICE_ROLES = ("international_office", "institution_admin")
 
 
