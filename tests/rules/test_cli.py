@@ -120,7 +120,7 @@ def test_lists_show_names_versions_and_counts():
     proc = run("lists", "show")
     text = proc.stdout.decode()
     assert "aspi-china-defence-universities\t2026-08-06\t159 entries" in text
-    assert "canada-named-research-organizations\t2026-12-06\t" in text
+    assert "canada-named-research-organizations\t2026-12-06.2\t" in text
     assert "published 2024-01-16" in text
     assert "us-entity-list-research" in text and "us-dod-1260h" in text
 
