@@ -9,15 +9,9 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 
 from forms.proposals import CheckboxesField, _choices
 from forms.validators import PlainText, strip_filter
+from screening.core.i18n import ROLE_LABELS
 
-ROLE_CHOICES = [
-    ("researcher", _l("Researcher")),
-    ("committee_member", _l("Committee member")),
-    ("committee_chair", _l("Committee chair")),
-    ("external_advisor", _l("External advisor")),
-    ("international_office", _l("International office")),
-    ("institution_admin", _l("Institution administrator")),
-]
+ROLE_CHOICES = list(ROLE_LABELS.items())
 
 
 class InviteUserForm(FlaskForm):

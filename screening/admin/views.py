@@ -15,7 +15,6 @@ from flask_babel import lazy_gettext as _l
 
 from forms.accounts import PlainActionForm, SetPasswordForm
 from forms.admin import (
-    ROLE_CHOICES,
     AccountStateForm,
     AuditFilterForm,
     CommitteeForm,
@@ -62,7 +61,7 @@ STAGED_KEY = "admin_staged_list"
 
 @bp.context_processor
 def _navigation() -> dict:
-    return {"admin_nav": NAV, "role_label": dict(ROLE_CHOICES).get}
+    return {"admin_nav": NAV}
 
 
 def _refused(form, exc: ValidationFailed | Conflict) -> None:
