@@ -70,12 +70,16 @@ def revoke(session: Session, actor: Actor, token_id: int) -> ApiToken:
     row = session.get(ApiToken, token_id)
     if row is None or row.user_id != actor.user.id:
         raise NotFound(f"token {token_id}")
+    return _revoke(session, actor, row, {})
+
+
+def _revoke(session: Session, actor: Actor, row: ApiToken, details: dict) -> ApiToken:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         session.add(row)
         session.flush()
         audit.record(session, actor.user, "api_token.revoked", "api_token", row.id, row.institution_id,
-                     {"name": row.name})
+                     {"name": row.name, **details})
     return row
 
 
@@ -96,13 +100,7 @@ def revoke_for_institution(session: Session, actor: Actor, token_id: int) -> Api
     row = session.get(ApiToken, token_id)
     if row is None or row.institution_id != actor.institution_id:
         raise NotFound(f"token {token_id}")
-    if row.revoked_at is None:
-        row.revoked_at = utcnow()
-        session.add(row)
-        session.flush()
-        audit.record(session, actor.user, "api_token.revoked", "api_token", row.id, row.institution_id,
-                     {"name": row.name, "owner_id": row.user_id, "by": "institution_admin"})
-    return row
+    return _revoke(session, actor, row, {"owner_id": row.user_id, "by": "institution_admin"})
 
 
 def _require_admin(actor: Actor) -> None:
