@@ -9,6 +9,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from flask import url_for
 from sqlmodel import select
 
 from screening.accounts import service as accounts
@@ -225,12 +226,26 @@ def test_people_of_another_institution_are_404_and_untouched(app, factory, two, 
 
 
 @pytest.mark.usefixtures("csrf_enabled")
-def test_every_admin_form_needs_its_csrf_token(app, factory, two):
+def test_every_admin_post_needs_its_csrf_token_and_writes_nothing_without_it(app, factory, two):
+    provider = sso.configure_oidc_provider(db.session, None, two["a"], slug="uni-a", display_name="Uni A",
+                                           issuer="https://login.uni-a.example", client_id="c",
+                                           client_secret="s" * 20, mapping={"scopes": ["uni-a.example"]})
+    db.session.commit()
+    ids = {"user_id": two["researcher"].id, "provider_id": provider.id, "token": "x" * 43,
+           "token_id": _token(factory, two["researcher"], two["a"], "script").id}
     client = _client(app, factory, two["admin"])
     page = client.get("/admin/users").get_data(as_text=True)
-    assert _invite(client).status_code == 400
-    assert client.post(f"/admin/users/{two['researcher'].id}/state", data={"active": "off"}).status_code == 400
-    assert not _audit("user.invited") and db.session.get(User, two["researcher"].id).is_active
+    events_before = len(db.session.exec(select(AuditEvent)).all())
+    with app.test_request_context():
+        urls = [url_for(rule.endpoint, **{name: ids[name] for name in rule.arguments})
+                for rule in app.url_map.iter_rules() if rule.endpoint.startswith("admin.") and "POST" in rule.methods]
+    assert len(urls) == 13
+    for url in urls:
+        for token in (None, "wrong-token"):
+            data = {"active": "off", "role": "researcher", "change": "revoke", "password_login": "off",
+                    **({"csrf_token": token} if token else {})}
+            assert client.post(url, data=data).status_code == 400, url
+    assert len(db.session.exec(select(AuditEvent)).all()) == events_before
     assert _invite(client, csrf_token=csrf_token_from(page)).status_code == 303
 
 
