@@ -365,11 +365,18 @@ def _upload(client, data: bytes, **fields):
 
 
 @pytest.fixture
-def lists_dir(tmp_path, monkeypatch):
+def lists_dir(app, tmp_path, monkeypatch):
+    """An installation's own list folder; the re-screen an applied version starts swaps the app's
+    screener for one that knows the test list, so the original comes back afterwards."""
     target = tmp_path / "lists"
     target.mkdir()
     monkeypatch.setenv("SCREENING_LISTS_DIR", str(target))
-    return target
+    original = app.extensions.get("screener")
+    yield target
+    if original is None:
+        app.extensions.pop("screener", None)
+    else:
+        app.extensions["screener"] = original
 
 
 def test_a_list_upload_is_previewed_and_takes_effect_only_when_confirmed(app, factory, two, lists_dir):
