@@ -124,38 +124,3 @@ class OpinionForm(FlaskForm):
     body = TextAreaField(_l("Your opinion"), filters=[strip_filter],
                          validators=[DataRequired(_l("Write your opinion.")), Length(max=20000),
                                      PlainText(multiline=True)])
-
-
-class CommitteeForm(FlaskForm):
-    name = StringField(_l("Committee name"), filters=[strip_filter],
-                       validators=[DataRequired(), Length(max=200), PlainText()])
-    due_days = IntegerField(_l("Days to decide"), default=30, validators=[DataRequired(), NumberRange(min=1, max=365)])
-
-
-class MemberForm(FlaskForm):
-    committee = SelectField(_l("Committee"), coerce=int, validators=[DataRequired()])
-    email = EmailField(_l("E-mail"), filters=[strip_filter], validators=[DataRequired(), Length(max=254), PlainText()])
-    role = SelectField(_l("Role"), choices=_choices([("member", _l("Member")), ("chair", _l("Chair"))]),
-                       validators=[DataRequired()])
-
-
-class RoutingRuleForm(FlaskForm):
-    committee = SelectField(_l("Committee"), coerce=int, validators=[DataRequired()])
-    kind = SelectField(_l("Route by"), choices=_choices([("faculty", _l("Faculty")),
-                                                         ("field_prefix", _l("Field of research (FORD prefix)"))]),
-                       validators=[DataRequired()])
-    value = StringField(_l("Value"), filters=[strip_filter], validators=[DataRequired(), Length(max=100), PlainText()])
-
-
-class DeleteRuleForm(FlaskForm):
-    rule = IntegerField(validators=[DataRequired(), NumberRange(min=1, max=2**31)])
-
-
-class ConditionTemplateForm(FlaskForm):
-    key = StringField(_l("Key"), filters=[strip_filter],
-                      validators=[DataRequired(), Length(max=64), PlainText()])
-    text_en = TextAreaField(_l("English text"), filters=[strip_filter],
-                            validators=[DataRequired(), Length(max=2000), PlainText(multiline=True)])
-    text_de = TextAreaField(_l("German text"), filters=[strip_filter],
-                            validators=[DataRequired(), Length(max=2000), PlainText(multiline=True)])
-    active = SelectField(_l("In use"), choices=_choices([("1", _l("yes")), ("0", _l("no"))]), default="1")

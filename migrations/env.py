@@ -6,6 +6,7 @@ from sqlmodel import SQLModel
 
 # Every module that defines tables, so that the metadata holds them all.
 import screening.accounts.models
+import screening.admin.models
 import screening.api.models
 import screening.core.models
 import screening.documents.models

@@ -68,6 +68,7 @@ def create_app(config: dict | None = None) -> Flask:
     access.init_app(app)  # then the current user
 
     from screening.accounts import views as auth
+    from screening.admin import views as admin
     from screening.api import views as api
     from screening.core import views as main
     from screening.documents import views as documents
@@ -84,6 +85,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(portfolio.bp)  # international office
     app.register_blueprint(documents.bp)  # letters, /verify
     app.register_blueprint(sso.bp)  # single sign-on (docs/sso.md)
+    app.register_blueprint(admin.bp)  # institution administration (docs/web.md)
 
     from screening.core.i18n import init_template_helpers
 

@@ -24,6 +24,7 @@ LAYERS = (
     "screening.portfolio",
     "screening.api",
     "screening.sso",
+    "screening.admin",
     "screening.operations",
     "screening.demo",
     "screening",

@@ -43,6 +43,7 @@ class User(SQLModel, table=True):
     multi_institution: bool = Field(default=False, nullable=False)
     language: str | None = Field(default=None, sa_column=sa.Column(sa.String(8), nullable=True))
     password_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 

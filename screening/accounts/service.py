@@ -116,6 +116,19 @@ def grant_role(session: Session, actor: User | None, user: User, institution: In
     return membership
 
 
+def revoke_role(session: Session, actor: User | None, user: User, institution: Institution, role: str) -> bool:
+    """Take ``role`` in ``institution`` away from ``user``; False when they did not hold it."""
+    membership = session.exec(select(Membership).where(
+        Membership.user_id == user.id, Membership.institution_id == institution.id, Membership.role == role
+    )).first()
+    if membership is None:
+        return False
+    session.delete(membership)
+    session.flush()
+    audit.record(session, actor, "membership.revoked", "user", user.id, institution.id, {"role": role})
+    return True
+
+
 def roles_in(session: Session, user: User, institution_id: int) -> frozenset[str]:
     rows = session.exec(select(Membership.role).where(
         Membership.user_id == user.id, Membership.institution_id == institution_id
@@ -158,6 +171,8 @@ def start_session(session: Session, user: User, institution_id: int) -> str:
     """Create a server-side session; returns the token for the cookie."""
     token = secrets.token_urlsafe(32)
     session.add(UserSession(token_hash=_token_hash(token), user_id=user.id, institution_id=institution_id))
+    user.last_login_at = utcnow()
+    session.add(user)
     session.flush()
     audit.record(session, user, "user.login", "user", user.id, institution_id, {})
     return token

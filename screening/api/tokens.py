@@ -18,7 +18,7 @@ from screening.accounts.service import Actor
 from screening.api.models import SCOPES, ApiToken
 from screening.core import audit
 from screening.core.database import utcnow
-from screening.core.errors import NotFound, ValidationFailed
+from screening.core.errors import Forbidden, NotFound, ValidationFailed
 
 PREFIX = "scr_"
 EXPIRY_DAYS = (7, 30, 90, 365)
@@ -70,13 +70,42 @@ def revoke(session: Session, actor: Actor, token_id: int) -> ApiToken:
     row = session.get(ApiToken, token_id)
     if row is None or row.user_id != actor.user.id:
         raise NotFound(f"token {token_id}")
+    return _revoke(session, actor, row, {})
+
+
+def _revoke(session: Session, actor: Actor, row: ApiToken, details: dict) -> ApiToken:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         session.add(row)
         session.flush()
         audit.record(session, actor.user, "api_token.revoked", "api_token", row.id, row.institution_id,
-                     {"name": row.name})
+                     {"name": row.name, **details})
     return row
+
+
+def institution_tokens(session: Session, actor: Actor) -> list[tuple[ApiToken, User]]:
+    """Every live token of the acting administrator's institution, with its owner."""
+    _require_admin(actor)
+    return list(session.exec(
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.institution_id == actor.institution_id, ApiToken.revoked_at.is_(None),
+               ApiToken.expires_at > utcnow())
+        .order_by(ApiToken.id.desc())
+    ).all())
+
+
+def revoke_for_institution(session: Session, actor: Actor, token_id: int) -> ApiToken:
+    """An institution administrator revokes any token of their institution; another's is NotFound."""
+    _require_admin(actor)
+    row = session.get(ApiToken, token_id)
+    if row is None or row.institution_id != actor.institution_id:
+        raise NotFound(f"token {token_id}")
+    return _revoke(session, actor, row, {"owner_id": row.user_id, "by": "institution_admin"})
+
+
+def _require_admin(actor: Actor) -> None:
+    if not actor.has("institution_admin"):
+        raise Forbidden("institution administrators only")
 
 
 def resolve(session: Session, plaintext: str) -> Resolved | None:

@@ -4,9 +4,7 @@ Every page is for the international office and the institution admin of the user
 institution; objects of another institution answer 404. Views are thin and commit once.
 """
 
-import tempfile
 from datetime import UTC, datetime
-from pathlib import Path
 
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -14,9 +12,9 @@ from sqlmodel import select
 from wtforms.fields.choices import SelectChoice
 
 from forms.accounts import PlainActionForm
-from forms.portfolio import ImportForm, ListUploadForm
+from forms.portfolio import ImportForm
 from screening.accounts.access import roles_required
-from screening.core import audit, outbox
+from screening.core import outbox
 from screening.core.errors import NotFound, ValidationFailed
 from screening.core.extensions import db
 from screening.core.i18n import current_language
@@ -189,8 +187,7 @@ def monitoring():
     job = rescreens.latest_change_job(db.session)
     return render_template("portfolio/monitoring.html", job=job, rows=rescreens.changes(db.session, g.actor, job),
                            list_changes=rescreens.list_changes(),
-                           action_form=PlainActionForm(), list_form=ListUploadForm()
-                           if g.actor.has("institution_admin") else None)
+                           action_form=PlainActionForm())
 
 
 @bp.post("/monitoring/check")
@@ -209,44 +206,6 @@ def rescreen_progress(job_id: int):
     # Counts span every institution: only the share done is shown.
     return {"id": job.id, "status": job.status,
             "percent": round(100 * job.done / job.total) if job.total else 100}
-
-
-@bp.post("/lists")
-@roles_required("institution_admin")
-def list_upload():
-    """A new version of a partner list (institution admin); the re-screen starts at once."""
-    import os
-
-    from rules.importers import import_list
-    from rules.lists import ListError, store_new_version
-
-    form = ListUploadForm()
-    target = os.environ.get("SCREENING_LISTS_DIR") or ""
-    if not form.validate():
-        abort(400, description=_("Choose a list file and a format."))
-    if not target:
-        abort(400, description=_("SCREENING_LISTS_DIR is not set: the lists of this installation cannot be "
-                                 "changed from the web."))
-    try:
-        data = form.file.data.read()
-    finally:
-        form.file.data.close()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / ("upload.csv" if form.format.data == "csv" else "upload.json")
-        path.write_bytes(data)
-        try:
-            partner_list = import_list(form.format.data, path, name=form.name.data or None,
-                                       version=form.version.data or None)
-            diff = store_new_version(partner_list, Path(target))[1]
-        except (ListError, ValueError, UnicodeDecodeError) as exc:
-            abort(400, description=_("The list could not be imported: %(error)s", error=str(exc)[:300]))
-
-    audit.record(db.session, g.user, "portfolio.list_uploaded", "partner_list", partner_list.name,
-                 g.actor.institution_id, {"version": partner_list.version, "entries": len(partner_list.entries),
-                                          **diff.counts})
-    portfolio_tasks.monitor(db.session)
-    db.session.commit()
-    return redirect(url_for(".monitoring"), code=303)
 
 
 @bp.get("/proposals/<int:pid>/certificate.pdf")

@@ -1,4 +1,4 @@
-"""Committee review pages: queue, spot checks, the case, advisors and the institution's set-up.
+"""Committee review pages: queue, spot checks, the case and advisors (the set-up is under /admin).
 
 Views are thin: load the case through the service (which decides 404/403 before any form is
 looked at), validate the form, call a service, commit once.
@@ -12,18 +12,13 @@ from forms.proposals import _choices
 from forms.review import (
     AssignForm,
     CommentForm,
-    CommitteeForm,
-    ConditionTemplateForm,
     DecisionForm,
-    DeleteRuleForm,
     DispositionForm,
     InformationRequestForm,
     InviteAdvisorForm,
-    MemberForm,
     OpinionForm,
     ReasonForm,
     RevokeAdvisorForm,
-    RoutingRuleForm,
     VoteForm,
 )
 from screening.accounts.access import roles_required
@@ -32,7 +27,7 @@ from screening.core.errors import ValidationFailed
 from screening.core.extensions import db
 from screening.core.i18n import current_language
 from screening.proposals import workflow
-from screening.review import admin, advisors, case_page, cases, commands, decisions, deliberation, queues
+from screening.review import advisors, case_page, cases, commands, decisions, deliberation, queues
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 bp.cli.add_command(commands.notify_overdue_command)  # screening review notify-overdue
@@ -302,54 +297,17 @@ def advisor_welcome(token: str):
     return render_template("review/advisor_welcome.html", form=form)
 
 
-# ---------------------------------------------------------------- institution set-up
-
-
-def _admin_forms(overview):
-    committee_choices = _choices((c.id, c.name) for c, _m in overview["committees"])
-    member, rule = MemberForm(prefix="member"), RoutingRuleForm(prefix="rule")
-    member.committee.choices = committee_choices
-    rule.committee.choices = committee_choices
-    return {"committee_form": CommitteeForm(prefix="committee"), "member_form": member, "rule_form": rule,
-            "delete_form": DeleteRuleForm(prefix="delete"), "template_form": ConditionTemplateForm(prefix="tpl")}
-
-
-@bp.route("/admin/routing", methods=["GET", "POST"])
+# The institution's set-up pages moved to the administration pages (/admin); old links and bookmarks still work.
+@bp.get("/admin/routing")
 @roles_required("institution_admin")
 def admin_routing():
-    overview = admin.admin_overview(db.session, g.actor)
-    forms = _admin_forms(overview)
-    if request.method == "POST":
-        action = request.form.get("action")
-        if action == "committee" and forms["committee_form"].validate():
-            f = forms["committee_form"]
-            _commit_or_400(admin.create_committee, db.session, g.actor, f.name.data, f.due_days.data)
-        elif action == "member" and forms["member_form"].validate():
-            f = forms["member_form"]
-            _commit_or_400(admin.add_committee_member, db.session, g.actor, f.committee.data, f.email.data, f.role.data)
-        elif action == "rule" and forms["rule_form"].validate():
-            f = forms["rule_form"]
-            _commit_or_400(admin.add_routing_rule, db.session, g.actor, f.committee.data, f.kind.data, f.value.data)
-        elif action == "delete" and forms["delete_form"].validate():
-            _commit_or_400(admin.delete_routing_rule, db.session, g.actor, forms["delete_form"].rule.data)
-        else:
-            return render_template("review/admin_routing.html", **overview, **forms), 400
-        return redirect(url_for(".admin_routing"))
-    return render_template("review/admin_routing.html", **overview, **forms)
+    return redirect(url_for("admin.committees"), code=301)
 
 
-@bp.route("/admin/conditions", methods=["GET", "POST"])
+@bp.get("/admin/conditions")
 @roles_required("institution_admin")
 def admin_conditions():
-    overview = admin.admin_overview(db.session, g.actor)
-    form = ConditionTemplateForm(prefix="tpl")
-    if request.method == "POST":
-        if not form.validate():
-            return render_template("review/admin_conditions.html", templates=overview["templates"], form=form), 400
-        _commit_or_400(admin.save_condition_template, db.session, g.actor, form.key.data, form.text_en.data,
-                       form.text_de.data, form.active.data == "1")
-        return redirect(url_for(".admin_conditions"))
-    return render_template("review/admin_conditions.html", templates=overview["templates"], form=form)
+    return redirect(url_for("admin.conditions"), code=301)
 
 
 @bp.app_template_global("researcher_review")

@@ -11,7 +11,6 @@ from flask import Blueprint, Response, current_app, g, redirect, render_template
 from flask_babel import gettext as _
 
 from forms.accounts import PlainActionForm
-from forms.sso import LoginPolicyForm
 from screening.accounts import service as accounts
 from screening.accounts.access import login_required, roles_required
 from screening.accounts.models import Institution, Role
@@ -144,46 +143,11 @@ def saml_slo():
     return redirect(answer)
 
 
+# The providers' administration moved to the administration pages; old links still work.
 @bp.get("/admin")
 @roles_required(Role.institution_admin.value)
 def admin():
-    institution = db.session.get(Institution, g.actor.institution_id)
-    policy_form = LoginPolicyForm(password_login="on" if service.password_login_enabled(
-        db.session, institution.id) else "off")
-    return render_template("sso/admin.html", institution=institution, policy_form=policy_form,
-                           toggle_form=PlainActionForm(), sp_entity_id=saml.sp_entity_id(),
-                           providers=service.list_providers(db.session, institution.id))
-
-
-@bp.post("/admin/password-login")
-@roles_required(Role.institution_admin.value)
-def admin_password_login():
-    form = LoginPolicyForm()
-    if not form.validate():
-        return render_template("errors/error.html", code=400, title=_("Bad request"),
-                               text=_("Choose whether password login stays on."),
-                               request_id=g.get("request_id", "")), 400
-    institution = db.session.get(Institution, g.actor.institution_id)
-    service.set_password_login(db.session, g.user, institution, form.password_login.data == "on")
-    db.session.commit()
-    return redirect(url_for("sso.admin"))
-
-
-@bp.post("/admin/providers/<int:provider_id>/toggle")
-@roles_required(Role.institution_admin.value)
-def admin_toggle_provider(provider_id: int):
-    provider = db.session.get(IdentityProvider, provider_id)
-    if provider is None or provider.institution_id != g.actor.institution_id:
-        log.warning("cross-tenant denial: user=%s institution=%s provider=%s", g.user.id,
-                    g.actor.institution_id, provider_id)
-        raise NotFound(provider_id)
-    form = PlainActionForm()
-    if not form.validate():
-        return render_template("errors/error.html", code=400, title=_("Bad request"),
-                               text=_("The form was incomplete."), request_id=g.get("request_id", "")), 400
-    service.set_provider_enabled(db.session, g.user, provider, not provider.enabled)
-    db.session.commit()
-    return redirect(url_for("sso.admin"))
+    return redirect(url_for("admin.identity_providers"), code=301)
 
 
 @bp.post("/logout")

@@ -58,17 +58,18 @@ def test_provider_names_are_escaped(client, institution):
 def test_the_admin_switches_password_login_and_providers_with_csrf(client, factory, institution, saml_provider):
     admin = factory.user(institution, "institution_admin")
     factory.login(client, admin)
-    page = client.get("/sso/admin")
+    page = client.get("/admin/identity-providers")
     assert page.status_code == 200 and saml_provider.entity_id in page.get_data(as_text=True)
-    assert client.post("/sso/admin/password-login", data={"password_login": "off"}).status_code == 400
+    assert client.post("/admin/identity-providers/password-login", data={"password_login": "off"}).status_code == 400
     assert service.password_login_enabled(db.session, institution.id)
     token = csrf_token_from(page.get_data(as_text=True))
-    response = client.post("/sso/admin/password-login", data={"password_login": "off", "csrf_token": token})
-    assert response.status_code == 302
+    response = client.post("/admin/identity-providers/password-login",
+                           data={"password_login": "off", "csrf_token": token})
+    assert response.status_code == 303
     assert not service.password_login_enabled(db.session, institution.id)
-    toggle = f"/sso/admin/providers/{saml_provider.id}/toggle"
+    toggle = f"/admin/identity-providers/{saml_provider.id}/toggle"
     assert client.post(toggle, data={}).status_code == 400
-    assert client.post(toggle, data={"csrf_token": token}).status_code == 302
+    assert client.post(toggle, data={"csrf_token": token}).status_code == 303
     db.session.refresh(saml_provider)
     assert not saml_provider.enabled
     actions = {e.action for e in db.session.exec(select(AuditEvent)).all()}
@@ -77,7 +78,7 @@ def test_the_admin_switches_password_login_and_providers_with_csrf(client, facto
 
 def test_the_admin_page_rejects_an_unknown_choice(client, factory, institution):
     factory.login(client, factory.user(institution, "institution_admin"))
-    assert client.post("/sso/admin/password-login", data={"password_login": "maybe"}).status_code == 400
+    assert client.post("/admin/identity-providers/password-login", data={"password_login": "maybe"}).status_code == 400
     assert service.password_login_enabled(db.session, institution.id)
 
 

@@ -293,7 +293,7 @@ def test_import_route_alone_accepts_large_uploads(app, factory, office_world, cs
     assert len(db.session.exec(select(ImportJob).where(ImportJob.institution_id == w["a"].id)).all()) == 1
     # Everywhere else the global 1 MiB stays: the list upload and a proposal form.
     admin = _client(app, factory, factory.user(w["a"], "institution_admin"))
-    r = admin.post("/portfolio/lists", data={"file": (io.BytesIO(data), "list.csv"), "format": "csv",
+    r = admin.post("/admin/lists", data={"file": (io.BytesIO(data), "list.csv"), "format": "csv",
                                              "csrf_token": token}, content_type="multipart/form-data")
     assert r.status_code == 413
     r = client.post("/proposals/new", data={"title": "x" * (1536 * 1024)})

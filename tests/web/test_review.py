@@ -465,28 +465,30 @@ def test_inviting_a_committee_member_as_advisor_is_refused(app, factory, world):
 
 def test_admin_edits_committees_routing_and_condition_templates(app, factory, world):
     admin = _client(app, factory, factory.user(world["inst"], "institution_admin"))
-    assert "Research security committee" in admin.get("/review/admin/routing").get_data(as_text=True)
-    r = admin.post("/review/admin/routing", data={"action": "committee", "committee-name": "Faculty of Physics",
+    # The set-up moved to the administration pages; the old address redirects there.
+    assert admin.get("/review/admin/routing").headers["Location"].endswith("/admin/committees")
+    assert "Research security committee" in admin.get("/admin/committees").get_data(as_text=True)
+    r = admin.post("/admin/committees", data={"action": "committee", "committee-name": "Faculty of Physics",
                                                   "committee-due_days": "21"})
-    assert r.status_code == 302
+    assert r.status_code == 303
     from screening.review.models import Committee
 
     physics = db.session.exec(select(Committee).where(Committee.name == "Faculty of Physics")).one()
-    r = admin.post("/review/admin/routing", data={"action": "rule", "rule-committee": str(physics.id),
+    r = admin.post("/admin/committees", data={"action": "rule", "rule-committee": str(physics.id),
                                                   "rule-kind": "faculty", "rule-value": "Physics"})
-    assert r.status_code == 302
-    r = admin.post("/review/admin/routing", data={"action": "member", "member-committee": str(physics.id),
+    assert r.status_code == 303
+    r = admin.post("/admin/committees", data={"action": "member", "member-committee": str(physics.id),
                                                   "member-email": world["member2"].email, "member-role": "member"})
-    assert r.status_code == 302
+    assert r.status_code == 303
     rule = db.session.exec(select(RoutingRule).where(RoutingRule.value == "Physics")).one()
     foreign_admin = _client(app, factory, factory.user(world["other"], "institution_admin"))
-    assert foreign_admin.post("/review/admin/routing",
+    assert foreign_admin.post("/admin/committees",
                               data={"action": "delete", "delete-rule": str(rule.id)}).status_code == 404
-    r = admin.post("/review/admin/routing", data={"action": "delete", "delete-rule": str(rule.id)})
-    assert r.status_code == 302
-    r = admin.post("/review/admin/conditions", data={"tpl-key": "annual_report", "tpl-text_en": "Report yearly.",
+    r = admin.post("/admin/committees", data={"action": "delete", "delete-rule": str(rule.id)})
+    assert r.status_code == 303
+    r = admin.post("/admin/conditions", data={"tpl-key": "annual_report", "tpl-text_en": "Report yearly.",
                                                      "tpl-text_de": "Jährlich berichten.", "tpl-active": "1"})
-    assert r.status_code == 302
+    assert r.status_code == 303
     texts = {t.key: t.text_de for t in decisions.condition_templates(db.session, world["inst"].id)}
     assert texts["annual_report"] == "Jährlich berichten." and "no_personal_data_transfer" in texts
 

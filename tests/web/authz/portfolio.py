@@ -30,8 +30,6 @@ SPEC = {
     # Re-screens span every institution; their progress shows a percentage only.
     "reports.rescreen_progress": ("GET", lambda ids: f"/portfolio/monitoring/{ids['rescreen_job']}/progress",
                                   office_page()),
-    # No file posted: the admin gets 400 (nothing stored), everybody else 403.
-    "reports.list_upload": ("POST", lambda ids: "/portfolio/lists", admin_only(400)),
     "reports.certificate": ("GET", lambda ids: f"/portfolio/proposals/{ids['submitted']}/certificate.pdf",
                             office_object()),
     "reports.dashboard": ("GET", lambda ids: "/portfolio/dashboard", office_page()),

@@ -72,8 +72,9 @@ SPEC = {
     "review.advisor_case": ("GET", lambda ids: f"/review/advisor/cases/{ids['case']}", _advisor(200)),
     "review.advisor_opinion": ("POST", lambda ids: f"/review/advisor/cases/{ids['case']}/opinion", _advisor(400)),
     "review.advisor_welcome": ("GET", lambda ids: "/review/advisor/welcome/not-a-token", "public"),
-    "review.admin_routing": ("GET", lambda ids: "/review/admin/routing", _admin(200)),
-    "review.admin_conditions": ("GET", lambda ids: "/review/admin/conditions", _admin(200)),
+    # Moved to /admin: the old addresses redirect.
+    "review.admin_routing": ("GET", lambda ids: "/review/admin/routing", _admin(301)),
+    "review.admin_conditions": ("GET", lambda ids: "/review/admin/conditions", _admin(301)),
 }
 
 

@@ -1,22 +1,13 @@
 """Authorisation expectations for single sign-on (docs/sso.md).
 
 Sign-in pages and protocol endpoints are public (they answer 400 to requests without a sign-in
-behind them); the administration pages need the institution admin of the provider's
-institution (another institution's admin gets 404 for its provider). POSTs without a body
-answer 400 to those allowed, except the toggle (302; it changes no proposal).
+behind them). The providers' administration moved to /admin (tests/web/authz/admin.py); the old
+address redirects institution admins there.
 """
 
 
 def _admin(ok):
     return lambda actor, same_inst: ok if actor == "institution_admin" else 403
-
-
-def _admin_of_provider(ok):
-    def expect(actor, same_inst):
-        if actor != "institution_admin":
-            return 403
-        return ok if same_inst else 404
-    return expect
 
 
 SPEC = {
@@ -27,10 +18,8 @@ SPEC = {
     "sso.saml_slo": ("GET", lambda ids: "/sso/saml/slo", "public"),
     "sso.oidc_callback": ("GET", lambda ids: "/sso/oidc/callback", "public"),
     "sso.logout": ("POST", lambda ids: "/sso/logout", "any"),
-    "sso.admin": ("GET", lambda ids: "/sso/admin", _admin(200)),
-    "sso.admin_password_login": ("POST", lambda ids: "/sso/admin/password-login", _admin(400)),
-    "sso.admin_toggle_provider": ("POST", lambda ids: f"/sso/admin/providers/{ids['identity_provider']}/toggle",
-                                  _admin_of_provider(302)),
+    # Moved to /admin/identity-providers (tests/web/authz/admin.py): the old address redirects.
+    "sso.admin": ("GET", lambda ids: "/sso/admin", _admin(301)),
 }
 
 
