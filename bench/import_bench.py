@@ -1,71 +1,197 @@
-"""Bulk-import timing for the 1,400-row portfolio fixture: parse + validate, then screen.
+"""Bulk import through the web against its direct floor, on SQLite and PostgreSQL.
 
-Prints (does not assert) the time to read and validate tests/data/collaborations_1400.csv and the
-same rows as XLSX, and to screen every proposal with the shipped rules. The issue's target is
-import + screening of 1,400 rows in at most 30 s on the embedded default set-up; reading,
-validation and screening alone should take around a second.
+PROFILE
 
-    .venv/bin/python bench/import_bench.py [--repeat N]
+BENCH
+
+    .venv/bin/python bench/import_bench.py [--rounds 5] [--large 20000] [--only sqlite|postgresql] [--profile]
 """
 
 import argparse
-import collections
-import csv
+import cProfile
+import io
+import os
+import pstats
+import statistics
 import sys
+import tempfile
 import time
+import uuid
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+
+import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rules import Screener
-from screening.portfolio.exports import to_xlsx
-from screening.portfolio.import_columns import COLUMN_NAMES
-from screening.portfolio.import_parsing import parse_upload
-
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "data" / "collaborations_1400.csv"
+PG_URL = os.environ.get("SCREENING_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-def timed(function, repeat: int):
-    """(result of the last run, first run in seconds, best run in seconds)."""
-    times, result = [], None
-    for _ in range(repeat):
+class Backend:
+    """One migrated database and a web app on it; each import goes to a fresh institution."""
+
+    def __init__(self, name: str, url: str):
+        from screening import create_app
+        from screening.core import migrations
+        from screening.core.engine import get_screener
+        from screening.core.extensions import db
+
+        self.name = name
+        self.app = create_app({"TESTING": True, "SECRET_KEY": "bench-" + "x" * 40, "DATABASE_URL": url,
+                               "WTF_CSRF_ENABLED": False})
+        migrations.upgrade(self.app)
+        with self.app.app_context():
+            self.engine = db.engine
+            self.screener = get_screener()  # built once, as in a running server
+
+    def office_client(self):
+        """A test client logged in as the international office of a new institution."""
+        from screening.accounts import service as accounts
+        from screening.accounts.models import Membership, User
+        from screening.core.extensions import db
+
+        with self.app.app_context():
+            inst = accounts.create_institution(db.session, None, f"bench-{uuid.uuid4().hex[:8]}", "Bench University")
+            user = User(email=f"office-{uuid.uuid4().hex[:8]}@bench.example", name="Office", password_hash="x")
+            db.session.add(user)
+            db.session.flush()
+            db.session.add(Membership(user_id=user.id, institution_id=inst.id, role="international_office"))
+            token = accounts.start_session(db.session, user, inst.id)
+            db.session.commit()
+            ids = (inst.id, user.id)
+        client = self.app.test_client()
+        with client.session_transaction() as sess:
+            sess["sid"] = token
+        return client, ids
+
+    def web_import(self, data: bytes, name: str = "collaborations.csv") -> float:
+        """Seconds from the upload to the last row screened (eager Celery: all in the request)."""
+        from screening.core.extensions import db
+        from screening.portfolio.models import ImportJob
+
+        client, (inst_id, user_id) = self.office_client()
+        celery = self.app.extensions["celery"]  # each create_app makes its own Celery app the current one
+        celery.set_current()
+        celery.set_default()
         started = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - started)
-    return result, times[0], min(times)
+        response = client.post("/portfolio/import", data={"file": (io.BytesIO(data), name), "owner": str(user_id)},
+                               content_type="multipart/form-data")
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 303, response.get_data(as_text=True)[:2000]
+        with self.app.app_context():
+            job = db.session.execute(sa.select(ImportJob).where(ImportJob.institution_id == inst_id)).scalar_one()
+            assert (job.status, job.done) == ("done", job.total), (job.status, job.done, job.total)
+        return elapsed
+
+    def direct_floor(self, data: bytes, name: str = "collaborations.csv") -> float:
+        """Parse and validate, screen every row, insert proposals and their versions: the least any import does."""
+        from screening.core.database import utcnow
+        from screening.portfolio.import_parsing import parse_upload
+        from screening.proposals.models import Proposal, ProposalVersion
+
+        _client, (inst_id, user_id) = self.office_client()
+        started = time.perf_counter()
+        proposals = parse_upload(name, data).importable()
+        results = [self.screener.screen(p, language="en") for p in proposals]
+        now, tag = utcnow(), uuid.uuid4().hex[:8]
+        with self.engine.begin() as conn:
+            ids = conn.execute(sa.insert(Proposal).returning(Proposal.id, sort_by_parameter_order=True), [
+                {"institution_id": inst_id, "owner_id": user_id, "title": p["title"], "status": "in_review",
+                 "data": p, "creation_token": f"floor-{tag}-{n}", "tier": r["tier"], "route": r["route"],
+                 "created_at": now, "updated_at": now} for n, (p, r) in enumerate(zip(proposals, results))]).scalars()
+            conn.execute(sa.insert(ProposalVersion), [
+                {"proposal_id": pid, "institution_id": inst_id, "number": 1, "submission_token": f"floor-{tag}-{pid}",
+                 "submitted_by_id": user_id, "submitted_at": now, "proposal_json": p, "result_json": r,
+                 "language": "en", "tier": r["tier"], "route": r["route"], "ruleset_version": r["ruleset_version"],
+                 "ruleset_hash": r.get("ruleset_hash"), "lists_json": r.get("lists", [])}
+                for pid, p, r in zip(ids.all(), proposals, results, strict=True)])
+        return time.perf_counter() - started
+
+    def profile_import(self, data: bytes, top: int = 25) -> None:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        elapsed = self.web_import(data)
+        profiler.disable()
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("cumulative").print_stats(r"screening/|rules/", top)
+        stats.sort_stats("tottime").print_stats(top)
+        print(f"[{self.name}] profiled web import: {elapsed:.2f} s (under cProfile)\n{out.getvalue()}")
+
+    def close(self) -> None:
+        from screening.core.extensions import db
+
+        with self.app.app_context():
+            for engine in db.engines.values():
+                engine.dispose()
 
 
-def bench(repeat: int = 3) -> dict[str, float]:
-    csv_bytes = FIXTURE.read_bytes()
-    with FIXTURE.open(encoding="utf-8-sig", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    xlsx_bytes = to_xlsx(COLUMN_NAMES, ([row[name] for name in COLUMN_NAMES] for row in rows), sheet_title="x")
+@contextmanager
+def postgres_schema():
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_URL, poolclass=sa.pool.NullPool)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        sep = "&" if "?" in PG_URL else "?"
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
-    result, csv_first, csv_best = timed(lambda: parse_upload(FIXTURE.name, csv_bytes), repeat)
-    assert result.is_valid, result.errors[:3]
-    _, xlsx_first, xlsx_best = timed(lambda: parse_upload("portfolio.xlsx", xlsx_bytes), repeat)
 
-    started = time.perf_counter()
-    screener = Screener.default()
-    build = time.perf_counter() - started
-    proposals = result.importable()
-    results, screen_first, screen_best = timed(lambda: [screener.screen(p) for p in proposals], repeat)
-    tiers = collections.Counter(r["tier"] for r in results)
+def large_fixture(rows: int) -> bytes:
+    from bench.make_collaborations import main as make
 
-    print(f"fixture: {len(proposals)} rows, CSV {len(csv_bytes):,} bytes, XLSX {len(xlsx_bytes):,} bytes")
-    print(f"CSV  parse+validate: first {csv_first:.3f} s, best of {repeat} {csv_best:.3f} s")
-    print(f"XLSX parse+validate: first {xlsx_first:.3f} s, best of {repeat} {xlsx_best:.3f} s")
-    print(f"Screener.default() built in {build:.3f} s")
-    print(f"screening:           first {screen_first:.3f} s, best of {repeat} {screen_best:.3f} s")
-    print(f"CSV import + screening (first runs, screener built): {csv_first + build + screen_first:.3f} s")
-    print("tiers: " + ", ".join(f"{tier} {tiers[tier]}" for tier in ("low", "medium", "high", "critical")))
-    return {"csv": csv_first, "xlsx": xlsx_first, "build": build, "screen": screen_first}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "large.csv"
+        make(["--rows", str(rows), "--out", str(out)])
+        return out.read_bytes()
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
-    bench(parser.parse_args(argv).repeat)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--large", type=int, default=20000, help="rows of the PostgreSQL-only large import (0: skip)")
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--profile", action="store_true", help="cProfile one web import per backend, then stop")
+    args = parser.parse_args(argv)
+    data = FIXTURE.read_bytes()
+    with ExitStack() as stack:
+        backends = []
+        if args.only != "postgresql":
+            tmp = stack.enter_context(tempfile.TemporaryDirectory())
+            backends.append(Backend("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}"))
+        if args.only != "sqlite":
+            backends.append(Backend("postgresql", stack.enter_context(postgres_schema())))
+        for backend in backends:
+            stack.callback(backend.close)
+        if args.profile:
+            for backend in backends:
+                backend.profile_import(data)
+            return
+        for backend in backends:  # warm-up: caches, first-use imports, the JIT of the database's plans
+            backend.web_import(data)
+            backend.direct_floor(data)
+        times = {(b.name, kind): [] for b in backends for kind in ("web", "floor")}
+        for round_number in range(args.rounds):
+            for backend in backends if round_number % 2 == 0 else reversed(backends):
+                order = ("web", "floor") if round_number % 2 == 0 else ("floor", "web")
+                for kind in order:
+                    run = backend.web_import if kind == "web" else backend.direct_floor
+                    times[(backend.name, kind)].append(run(data))
+        print(f"1,400-row import, medians of {args.rounds} interleaved rounds:")
+        for backend in backends:
+            web, floor = (statistics.median(times[(backend.name, k)]) for k in ("web", "floor"))
+            print(f"  {backend.name:<10} web import {web:6.2f} s   direct floor {floor:5.2f} s   "
+                  f"ratio {web / floor:4.1f}x   (target <= 3x)")
+        large = [b for b in backends if b.name == "postgresql"]
+        if args.large and large:
+            big = large_fixture(args.large)
+            elapsed = large[0].web_import(big)
+            print(f"  postgresql {args.large:,}-row web import {elapsed:.1f} s (target < 30 s)")
 
 
 if __name__ == "__main__":
