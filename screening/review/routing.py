@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from screening.accounts.models import User
@@ -80,10 +81,11 @@ def _choose(rules, faculty: str | None, research_fields) -> tuple[int | None, st
 def open_case(session: Session, user: User, proposal: Proposal, version: ProposalVersion) -> ReviewCase:
     """Called by the intake after screening: file the case with its committee (fast-tracked or in review)."""
     committee, routed_by = route(session, proposal, version)
-    case = _new_case(proposal, committee, routed_by, version)
+    values = _case_values(proposal, committee, routed_by, version)
+    case = ReviewCase(**values)
     session.add(case)
     session.flush()
-    audit.record_many(session, user, _opened_entries(case, committee, routed_by))
+    audit.record_many(session, user, _opened_entries(case.id, values, committee))
     if case.fast_track_rationale is None:
         owner = session.get(User, proposal.owner_id)
         notify_case(session, "case_new", proposal, case, tier=proposal.tier or "low",
@@ -103,8 +105,8 @@ class ScreenedVersion(Protocol):
 
 
 def open_cases(session: Session, user: User, institution_id: int,
-               screened: Sequence[tuple[Proposal, ScreenedVersion]]) -> list[ReviewCase]:
-    """:func:`open_case` for many proposals of one institution at once (an import chunk).
+               screened: Sequence[tuple[Proposal, ScreenedVersion]]) -> list[int]:
+    """:func:`open_case` for many proposals of one institution at once (an import chunk); the case ids.
 
     The same cases, audit events and notices, with one routing look-up, one INSERT per table and
     the committee's members read once per committee.
@@ -112,50 +114,54 @@ def open_cases(session: Session, user: User, institution_id: int,
     default = ensure_setup(session, None, institution_id)
     rules = session.exec(select(RoutingRule).where(RoutingRule.institution_id == institution_id)).all()
     committees = {default.id: default}
-    cases, entries = [], []
+    rows = []
     for proposal, version in screened:
         committee_id, routed_by = _choose(rules, proposal.faculty, version.proposal_json.get("research_fields", []))
         committee_id = default.id if committee_id is None else committee_id
         if committee_id not in committees:
             committees[committee_id] = session.get(Committee, committee_id)
-        cases.append(_new_case(proposal, committees[committee_id], routed_by, version))
-    session.add_all(cases)
-    session.flush()
-    for case in cases:
-        entries += _opened_entries(case, committees[case.committee_id], case.routed_by)
+        rows.append(_case_values(proposal, committees[committee_id], routed_by, version))
+    ids = list(session.execute(sa.insert(ReviewCase).returning(ReviewCase.id, sort_by_parameter_order=True),
+                               rows).scalars())
+    entries = []
+    for case_id, values in zip(ids, rows, strict=True):
+        entries += _opened_entries(case_id, values, committees[values["committee_id"]])
     audit.record_many(session, user, entries)
     members = {cid: [u for u, _role in committee_members(session, cid)] for cid in committees}
-    owners = {}
-    for (proposal, _version), case in zip(screened, cases, strict=True):
-        if case.fast_track_rationale is None and members[case.committee_id]:
+    owners: dict[int, User] = {}
+    for (proposal, _version), case_id, values in zip(screened, ids, rows, strict=True):
+        if values["fast_track_rationale"] is None and members[values["committee_id"]]:
             if proposal.owner_id not in owners:
                 owners[proposal.owner_id] = session.get(User, proposal.owner_id)
-            notify_case(session, "case_new", proposal, case, to=members[case.committee_id],
-                        tier=proposal.tier or "low", due_date=case.due_at.date().isoformat(),
-                        researcher_name=owners[proposal.owner_id].name)
-    return cases
+            notify_case(session, "case_new", proposal, ReviewCase(id=case_id, **values),
+                        to=members[values["committee_id"]], tier=proposal.tier or "low",
+                        due_date=values["due_at"].date().isoformat(), researcher_name=owners[proposal.owner_id].name)
+    return ids
 
 
-def _new_case(proposal: Proposal, committee: Committee, routed_by: str, version: ScreenedVersion) -> ReviewCase:
+def _case_values(proposal: Proposal, committee: Committee, routed_by: str, version: ScreenedVersion) -> dict:
     now = utcnow()
-    case = ReviewCase(proposal_id=proposal.id, institution_id=proposal.institution_id, committee_id=committee.id,
-                      routed_by=routed_by, opened_at=now, due_at=now + timedelta(days=committee.due_days))
+    values = {"proposal_id": proposal.id, "institution_id": proposal.institution_id, "committee_id": committee.id,
+              "routed_by": routed_by, "opened_at": now, "due_at": now + timedelta(days=committee.due_days),
+              "fast_track_rationale": None}
     if proposal.status == workflow.FAST_TRACKED:
-        case.due_at = None
-        case.fast_track_rationale = {
+        values["due_at"] = None
+        values["fast_track_rationale"] = {
             "reason": "automatic clearance: no rule raised a concern above the low tier",
             "tier": version.tier, "version": version.number,
             "ruleset_version": version.ruleset_version, "ruleset_hash": version.ruleset_hash,
             "lists": [{"name": x.get("name"), "version": x.get("version")} for x in version.lists_json],
         }
-    return case
+    return values
 
 
-def _opened_entries(case: ReviewCase, committee: Committee, routed_by: str) -> list[audit.Entry]:
-    entries = [case_entry("case.opened", case, {"committee": committee.name, "routed_by": routed_by,
-                                                "fast_tracked": case.fast_track_rationale is not None})]
-    if case.fast_track_rationale is not None:
-        entries.append(case_entry("case.fast_tracked", case, case.fast_track_rationale))
+def _opened_entries(case_id: int, values: dict, committee: Committee) -> list[audit.Entry]:
+    rationale = values["fast_track_rationale"]
+    entries = [case_entry("case.opened", case_id, values["institution_id"],
+                          {"committee": committee.name, "routed_by": values["routed_by"],
+                           "fast_tracked": rationale is not None})]
+    if rationale is not None:
+        entries.append(case_entry("case.fast_tracked", case_id, values["institution_id"], rationale))
     return entries
 
 
