@@ -4,7 +4,6 @@ The rows come from :func:`screening.portfolio.import_parsing.parse_upload`; the 
 outbox task ``portfolio.import`` (:mod:`screening.portfolio.tasks`). Nothing here commits.
 """
 
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -79,20 +78,6 @@ def get_import(session: Session, actor: Actor, job_id: int) -> ImportJob:
     return job
 
 
-@dataclass(frozen=True)
-class _FirstVersion:
-    """An imported proposal's version 1, screened: routing reads it before its row is written."""
-
-    number: int
-    tier: str
-    route: str
-    ruleset_version: str
-    ruleset_hash: str | None
-    lists_json: list[dict[str, Any]]
-    proposal_json: dict[str, Any]
-    result_json: dict[str, Any]
-
-
 def run_import_chunk(session: Session, job_id: int, screener, chunk: int = CHUNK) -> bool:
     """Screen the next chunk of an import; returns True when items remain. Idempotent by cursor.
 
@@ -133,27 +118,26 @@ def _screen_in_bulk(session: Session, job: ImportJob, user: User, proposals: lis
     for proposal in proposals:
         data = dict(proposal.data)
         result = screener.screen(data, language="en")
-        version = _FirstVersion(number=1, tier=result["tier"], route=result["route"],
-                                ruleset_version=str(result.get("ruleset_version", "")),
-                                ruleset_hash=result.get("ruleset_hash"), lists_json=list(result.get("lists", [])),
-                                proposal_json=data, result_json=result)
-        after = workflow.FAST_TRACKED if version.route == "fast_track" else workflow.IN_REVIEW
+        version = {"proposal_id": proposal.id, "institution_id": proposal.institution_id, "number": 1,
+                   "submission_token": f"import-{job.id}-{proposal.id}", "submitted_by_id": user.id,
+                   "submitted_at": now, "proposal_json": data, "result_json": result, "language": "en",
+                   "tier": result["tier"], "route": result["route"],
+                   "ruleset_version": str(result.get("ruleset_version", "")),
+                   "ruleset_hash": result.get("ruleset_hash"), "lists_json": list(result.get("lists", []))}
+        after = workflow.FAST_TRACKED if version["route"] == "fast_track" else workflow.IN_REVIEW
         moves += [workflow.system_transition_entry(proposal.id, proposal.institution_id, workflow.IMPORTED,
-                                                   workflow.SCREENED, {"version": 1, "tier": version.tier,
-                                                                       "route": version.route, "import_job": job.id}),
+                                                   workflow.SCREENED, {"version": 1, "tier": version["tier"],
+                                                                       "route": version["route"],
+                                                                       "import_job": job.id}),
                   workflow.system_transition_entry(proposal.id, proposal.institution_id, workflow.SCREENED, after,
                                                    {"version": 1})]
-        proposal.tier, proposal.route, proposal.status, proposal.updated_at = version.tier, version.route, after, now
+        proposal.tier, proposal.route, proposal.status, proposal.updated_at = \
+            version["tier"], version["route"], after, now
         index_screening(session, proposal, data, result, 1, cause, batch=facets)
         screened.append((proposal, version))
     if not screened:
         return
-    session.execute(sa.insert(ProposalVersion), [
-        {"proposal_id": p.id, "institution_id": p.institution_id, "number": v.number,
-         "submission_token": f"import-{job.id}-{p.id}", "submitted_by_id": user.id, "submitted_at": now,
-         "proposal_json": v.proposal_json, "result_json": v.result_json, "language": "en", "tier": v.tier,
-         "route": v.route, "ruleset_version": v.ruleset_version, "ruleset_hash": v.ruleset_hash,
-         "lists_json": v.lists_json} for p, v in screened])
+    session.execute(sa.insert(ProposalVersion), [version for _proposal, version in screened])
     session.flush()  # the proposals' new status, tier and route: one executemany UPDATE
     audit.record_many(session, user, moves)
     routing.open_cases(session, user, job.institution_id, screened)

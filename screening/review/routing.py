@@ -1,8 +1,8 @@
 """Set-up and routing: the default committee, which committee gets a case, opening it."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -81,7 +81,7 @@ def _choose(rules, faculty: str | None, research_fields) -> tuple[int | None, st
 def open_case(session: Session, user: User, proposal: Proposal, version: ProposalVersion) -> ReviewCase:
     """Called by the intake after screening: file the case with its committee (fast-tracked or in review)."""
     committee, routed_by = route(session, proposal, version)
-    values = _case_values(proposal, committee, routed_by, version)
+    values = _case_values(proposal, committee, routed_by, version.model_dump())
     case = ReviewCase(**values)
     session.add(case)
     session.flush()
@@ -93,20 +93,11 @@ def open_case(session: Session, user: User, proposal: Proposal, version: Proposa
     return case
 
 
-class ScreenedVersion(Protocol):
-    """What routing reads of a screened version: a :class:`ProposalVersion`, or its values before the row exists."""
-
-    number: int
-    tier: str
-    ruleset_version: str
-    ruleset_hash: str | None
-    lists_json: list[dict[str, Any]]
-    proposal_json: dict[str, Any]
-
-
 def open_cases(session: Session, user: User, institution_id: int,
-               screened: Sequence[tuple[Proposal, ScreenedVersion]]) -> list[int]:
+               screened: Sequence[tuple[Proposal, Mapping[str, Any]]]) -> list[int]:
     """:func:`open_case` for many proposals of one institution at once (an import chunk); the case ids.
+
+    ``screened``: each proposal (its new status set) with the column values of its new version.
 
     The same cases, audit events and notices, with one routing look-up, one INSERT per table and
     the committee's members read once per committee.
@@ -116,7 +107,7 @@ def open_cases(session: Session, user: User, institution_id: int,
     committees = {default.id: default}
     rows = []
     for proposal, version in screened:
-        committee_id, routed_by = _choose(rules, proposal.faculty, version.proposal_json.get("research_fields", []))
+        committee_id, routed_by = _choose(rules, proposal.faculty, version["proposal_json"].get("research_fields", []))
         committee_id = default.id if committee_id is None else committee_id
         if committee_id not in committees:
             committees[committee_id] = session.get(Committee, committee_id)
@@ -139,7 +130,7 @@ def open_cases(session: Session, user: User, institution_id: int,
     return ids
 
 
-def _case_values(proposal: Proposal, committee: Committee, routed_by: str, version: ScreenedVersion) -> dict:
+def _case_values(proposal: Proposal, committee: Committee, routed_by: str, version: Mapping[str, Any]) -> dict:
     now = utcnow()
     values = {"proposal_id": proposal.id, "institution_id": proposal.institution_id, "committee_id": committee.id,
               "routed_by": routed_by, "opened_at": now, "due_at": now + timedelta(days=committee.due_days),
@@ -148,9 +139,9 @@ def _case_values(proposal: Proposal, committee: Committee, routed_by: str, versi
         values["due_at"] = None
         values["fast_track_rationale"] = {
             "reason": "automatic clearance: no rule raised a concern above the low tier",
-            "tier": version.tier, "version": version.number,
-            "ruleset_version": version.ruleset_version, "ruleset_hash": version.ruleset_hash,
-            "lists": [{"name": x.get("name"), "version": x.get("version")} for x in version.lists_json],
+            "tier": version["tier"], "version": version["number"],
+            "ruleset_version": version["ruleset_version"], "ruleset_hash": version["ruleset_hash"],
+            "lists": [{"name": x.get("name"), "version": x.get("version")} for x in version["lists_json"]],
         }
     return values
 

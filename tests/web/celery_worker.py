@@ -1,4 +1,8 @@
-"""A real ``celery worker`` subprocess for the tests that kill, restart or fault it (scorecard 14-16)."""
+"""A real ``celery worker`` subprocess for the tests that kill, restart or fault it (scorecard 14-16).
+
+The test app and the worker share a database of their own (data is really committed) and a Redis
+database that is flushed before and after each test.
+"""
 
 import os
 import signal
@@ -8,6 +12,12 @@ import time
 import uuid
 from contextlib import contextmanager, suppress
 from pathlib import Path
+
+from screening import create_app
+from screening.core import migrations
+from screening.core.extensions import db
+
+from .conftest import base_config
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -106,3 +116,36 @@ def running(worker: Worker, start: bool = True):
         yield worker
     finally:
         worker.stop()
+
+
+def flush_redis(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
+@contextmanager
+def migrated_app(database_url: str, files: Path, redis_url: str):
+    """An app on a database of its own that hands its tasks to ``redis_url``; its engines disposed afterwards."""
+    app = create_app(base_config(database_url, files, REDIS_URL=redis_url))
+    migrations.upgrade(app)
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            for engine in db.engines.values():
+                engine.dispose()
+
+
+@contextmanager
+def app_context_with_broker(app):
+    """The app's context, its Celery app the current one, its Redis database empty before and after."""
+    flush_redis(app.config["REDIS_URL"])
+    celery = app.extensions["celery"]
+    celery.set_current()
+    celery.set_default()
+    with app.app_context():
+        yield app
+        db.session.rollback()
+        db.session.close()
+    flush_redis(app.config["REDIS_URL"])

@@ -23,8 +23,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from screening import create_app
-from screening.core import audit, migrations, outbox
+from screening.core import audit, outbox
 from screening.core.extensions import db
 from screening.core.models import AuditEvent
 from screening.portfolio.models import ImportItem, ImportJob, ProposalScreening
@@ -32,8 +31,8 @@ from screening.proposals import workflow
 from screening.proposals.models import Proposal, ProposalVersion
 from screening.review.models import ReviewCase
 
-from .celery_worker import Worker, running
-from .conftest import Factory, base_config, scratch_database
+from .celery_worker import Worker, app_context_with_broker, migrated_app, running
+from .conftest import Factory, scratch_database
 
 REDIS_URL = os.environ.get("SCREENING_TEST_REDIS_URL")
 PG_URL = os.environ.get("SCREENING_TEST_DATABASE_URL")
@@ -46,34 +45,17 @@ pytestmark = [
 ]
 
 
-def _flush_redis() -> None:
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
-
-
 @pytest.fixture(scope="module")
 def worker_app(tmp_path_factory):
-    with scratch_database(tmp_path_factory, "imports") as url:
-        app = create_app(base_config(url, tmp_path_factory.mktemp("import-files"), REDIS_URL=REDIS_URL))
-        migrations.upgrade(app)
+    with scratch_database(tmp_path_factory, "imports") as url, \
+            migrated_app(url, tmp_path_factory.mktemp("import-files"), REDIS_URL) as app:
         yield app
-        with app.app_context():
-            for engine in db.engines.values():
-                engine.dispose()
 
 
 @pytest.fixture
 def ctx(worker_app):
-    _flush_redis()
-    celery = worker_app.extensions["celery"]
-    celery.set_current()
-    celery.set_default()
-    with worker_app.app_context():
-        yield worker_app
-        db.session.rollback()
-        db.session.close()
-    _flush_redis()
+    with app_context_with_broker(worker_app) as app:
+        yield app
 
 
 def _progress(client, job_id: int) -> dict:

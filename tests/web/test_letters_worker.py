@@ -20,8 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from sqlmodel import select
 
-from screening import create_app
-from screening.core import migrations, outbox
+from screening.core import outbox
 from screening.core.commands import outbox_sweep
 from screening.core.extensions import db
 from screening.core.models import OutboxMessage
@@ -29,8 +28,8 @@ from screening.documents.models import GeneratedDocument
 from screening.review import cases, decisions, routing
 from screening.review.models import CommitteeMember
 
-from .celery_worker import Worker, running
-from .conftest import Factory, base_config, scratch_database
+from .celery_worker import Worker, app_context_with_broker, flush_redis, migrated_app, running
+from .conftest import Factory, scratch_database
 
 REDIS_URL = os.environ.get("SCREENING_TEST_REDIS_URL")
 PG_URL = os.environ.get("SCREENING_TEST_DATABASE_URL")
@@ -49,9 +48,7 @@ def _redis_db_url() -> str:
 
 
 def _flush_redis() -> None:
-    import redis
-
-    redis.Redis.from_url(_redis_db_url()).flushdb()
+    flush_redis(_redis_db_url())
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +60,8 @@ def worker_db(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def worker_app(worker_db, tmp_path_factory):
-    app = create_app(base_config(worker_db, tmp_path_factory.mktemp("letters-files"), REDIS_URL=_redis_db_url()))
-    migrations.upgrade(app)
-    yield app
-    with app.app_context():
-        for engine in db.engines.values():
-            engine.dispose()
+    with migrated_app(worker_db, tmp_path_factory.mktemp("letters-files"), _redis_db_url()) as app:
+        yield app
 
 
 @pytest.fixture
@@ -82,15 +75,8 @@ def store_dir(worker_app, tmp_path):
 
 @pytest.fixture
 def ctx(worker_app, store_dir):
-    _flush_redis()
-    celery = worker_app.extensions["celery"]
-    celery.set_current()
-    celery.set_default()
-    with worker_app.app_context():
-        yield worker_app
-        db.session.rollback()
-        db.session.close()
-    _flush_redis()
+    with app_context_with_broker(worker_app) as app:
+        yield app
 
 
 def letters_worker(app, store_dir: Path, log_path: Path, **knobs) -> Worker:
