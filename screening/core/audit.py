@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from screening.core import bulk
 from screening.core.database import utcnow
 from screening.core.models import AuditEvent
 
@@ -102,8 +103,7 @@ def record_many(session: Session, actor: Person | None, entries: Sequence[Entry]
         seq += 1
         rows.append(_fields(seq, prev_hash, actor, entry))
         prev_hash = rows[-1]["hash"]
-    if rows:
-        session.execute(sa.insert(AuditEvent), rows)
+    bulk.insert_rows(session, AuditEvent, rows)
     return seq
 
 

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from screening.accounts.models import Membership, User
 from screening.accounts.service import Actor
-from screening.core import audit, outbox
+from screening.core import audit, bulk, outbox
 from screening.core.database import utcnow
 from screening.core.errors import NotFound, ValidationFailed
 from screening.portfolio.index import CHUNK, TIERS, flush_batch, index_screening
@@ -57,7 +57,7 @@ def start_import(session: Session, actor: Actor, filename: str, proposals: list[
         part = rows[start:start + 1000]
         ids += list(session.execute(sa.insert(Proposal).returning(Proposal.id, sort_by_parameter_order=True),
                                     part).scalars())
-    session.execute(sa.insert(ImportItem), [
+    bulk.insert_rows(session, ImportItem, [
         {"job_id": job.id, "proposal_id": pid, "row_number": n, "reference": (p.get("reference") or None)}
         for pid, (n, p) in zip(ids, proposals, strict=True)])
     audit.record(session, actor.user, "portfolio.import_started", "import_job", job.id, actor.institution_id,
@@ -137,8 +137,8 @@ def _screen_in_bulk(session: Session, job: ImportJob, user: User, proposals: lis
         screened.append((proposal, version))
     if not screened:
         return
-    session.execute(sa.insert(ProposalVersion), [version for _proposal, version in screened])
     session.flush()  # the proposals' new status, tier and route: one executemany UPDATE
+    bulk.insert_rows(session, ProposalVersion, [version for _proposal, version in screened])
     audit.record_many(session, user, moves)
     routing.open_cases(session, user, job.institution_id, screened)
     flush_batch(session, facets)
