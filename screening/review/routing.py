@@ -4,11 +4,10 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from screening.accounts.models import User
-from screening.core import audit
+from screening.core import audit, bulk
 from screening.core.database import utcnow
 from screening.proposals import signals as proposal_signals
 from screening.proposals import workflow
@@ -112,8 +111,11 @@ def open_cases(session: Session, user: User, institution_id: int,
         if committee_id not in committees:
             committees[committee_id] = session.get(Committee, committee_id)
         rows.append(_case_values(proposal, committees[committee_id], routed_by, version))
-    ids = list(session.execute(sa.insert(ReviewCase).returning(ReviewCase.id, sort_by_parameter_order=True),
-                               rows).scalars())
+    bulk.insert_rows(session, ReviewCase, [{**values, "rapporteur_id": None, "overdue_notified_at": None,
+                                            "version": 1} for values in rows])
+    opened = dict(session.execute(select(ReviewCase.proposal_id, ReviewCase.id).where(
+        ReviewCase.proposal_id.in_([values["proposal_id"] for values in rows]))).all())
+    ids = [opened[values["proposal_id"]] for values in rows]
     entries = []
     for case_id, values in zip(ids, rows, strict=True):
         entries += _opened_entries(case_id, values, committees[values["committee_id"]])
