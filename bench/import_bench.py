@@ -28,9 +28,12 @@ while other suites ran; times are inflated by the profiler, the shares are what 
   audit events (hash chain computed in Python, `audit.record_many`), search facets. On
   PostgreSQL the plain inserts use COPY (`screening.core.bulk.insert_rows`). Under cProfile:
   SQLite 12.0 s, of which screening 4.1 s and parsing 1.5 s (the floor's own work, 48 %),
-  `open_cases` 2.2 s, `audit.record_many` 1.1 s for 4,500 events; PostgreSQL 22.8 s, of which
-  screening 6.6 s, parsing 1.9 s, and 8.1 s waiting for the server (executemany in pipeline
-  mode), which COPY then cut.
+  `open_cases` 2.2 s, `audit.record_many` 1.1 s for 4,500 events. PostgreSQL with executemany
+  (pipeline mode) everywhere: 22.8 s, of which screening 6.6 s, parsing 1.9 s and 8.1 s waiting
+  for the server; with COPY for the versions, items, audit events and facets: 16.5 s, of which
+  screening 4.4 s, parsing 1.9 s, storing the rows at upload 1.9 s, all COPYs together 2.0 s and
+  `open_cases` 3.2 s, most of it its INSERT ... RETURNING, after which the cases went through
+  COPY as well (their ids read back by proposal).
 
 Figures of this version: see docs/portfolio.md ("Test data and figures").
 
