@@ -37,7 +37,7 @@ while other suites ran; times are inflated by the profiler, the shares are what 
 
 Figures of this version: see docs/portfolio.md ("Test data and figures").
 
-    .venv/bin/python bench/import_bench.py [--rounds 3] [--large 20000] [--only sqlite|postgresql] [--profile]
+    .venv/bin/python bench/import_bench.py [--rounds 5] [--large 20000] [--only sqlite|postgresql] [--profile]
 
 SCREENING_BENCH_PG_URL names the PostgreSQL server (a schema of its own is created and dropped).
 """
@@ -217,7 +217,7 @@ def large_fixture(rows: int) -> bytes:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--large", type=int, default=20000, help="rows of the PostgreSQL-only large import (0: skip)")
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     parser.add_argument("--profile", action="store_true", help="cProfile one web import per backend, then stop")
