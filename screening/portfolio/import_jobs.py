@@ -49,14 +49,14 @@ def start_import(session: Session, actor: Actor, filename: str, proposals: list[
     session.add(job)
     session.flush()
     now = utcnow()
-    rows = [{"institution_id": actor.institution_id, "owner_id": owner_id, "title": str(p["title"])[:300],
-             "status": workflow.IMPORTED, "data": p, "creation_token": f"import-{job.id}-{n}",
-             "created_at": now, "updated_at": now} for n, p in proposals]
-    ids = []
-    for start in range(0, len(rows), 1000):
-        part = rows[start:start + 1000]
-        ids += list(session.execute(sa.insert(Proposal).returning(Proposal.id, sort_by_parameter_order=True),
-                                    part).scalars())
+    token = f"import-{job.id}-"
+    bulk.insert_rows(session, Proposal, [
+        {"institution_id": actor.institution_id, "owner_id": owner_id, "title": str(p["title"])[:300],
+         "status": workflow.IMPORTED, "data": p, "creation_token": f"{token}{n}", "tier": None, "route": None,
+         "faculty": None, "created_at": now, "updated_at": now} for n, p in proposals])
+    stored = dict(session.execute(select(Proposal.creation_token, Proposal.id).where(
+        Proposal.owner_id == owner_id, Proposal.creation_token.startswith(token, autoescape=True))).all())
+    ids = [stored[f"{token}{n}"] for n, _p in proposals]
     bulk.insert_rows(session, ImportItem, [
         {"job_id": job.id, "proposal_id": pid, "row_number": n, "reference": (p.get("reference") or None)}
         for pid, (n, p) in zip(ids, proposals, strict=True)])
