@@ -4,8 +4,6 @@ The rows come from :func:`screening.portfolio.import_parsing.parse_upload`; the 
 outbox task ``portfolio.import`` (:mod:`screening.portfolio.tasks`). Nothing here commits.
 """
 
-import copy
-import uuid
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,7 +11,7 @@ from sqlmodel import Session, select
 
 from screening.accounts.models import Membership, User
 from screening.accounts.service import Actor
-from screening.core import audit, outbox
+from screening.core import audit, bulk, outbox
 from screening.core.database import utcnow
 from screening.core.errors import NotFound, ValidationFailed
 from screening.portfolio.index import CHUNK, TIERS, flush_batch, index_screening
@@ -51,15 +49,15 @@ def start_import(session: Session, actor: Actor, filename: str, proposals: list[
     session.add(job)
     session.flush()
     now = utcnow()
-    rows = [{"institution_id": actor.institution_id, "owner_id": owner_id, "title": str(p["title"])[:300],
-             "status": workflow.IMPORTED, "data": copy.deepcopy(p), "creation_token": f"import-{job.id}-{n}",
-             "created_at": now, "updated_at": now} for n, p in proposals]
-    ids = []
-    for start in range(0, len(rows), 1000):
-        part = rows[start:start + 1000]
-        ids += list(session.execute(sa.insert(Proposal).returning(Proposal.id, sort_by_parameter_order=True),
-                                    part).scalars())
-    session.execute(sa.insert(ImportItem), [
+    token = f"import-{job.id}-"
+    bulk.insert_rows(session, Proposal, [
+        {"institution_id": actor.institution_id, "owner_id": owner_id, "title": str(p["title"])[:300],
+         "status": workflow.IMPORTED, "data": p, "creation_token": f"{token}{n}", "tier": None, "route": None,
+         "faculty": None, "created_at": now, "updated_at": now} for n, p in proposals])
+    stored = dict(session.execute(select(Proposal.creation_token, Proposal.id).where(
+        Proposal.owner_id == owner_id, Proposal.creation_token.startswith(token, autoescape=True))).all())
+    ids = [stored[f"{token}{n}"] for n, _p in proposals]
+    bulk.insert_rows(session, ImportItem, [
         {"job_id": job.id, "proposal_id": pid, "row_number": n, "reference": (p.get("reference") or None)}
         for pid, (n, p) in zip(ids, proposals, strict=True)])
     audit.record(session, actor.user, "portfolio.import_started", "import_job", job.id, actor.institution_id,
@@ -81,7 +79,12 @@ def get_import(session: Session, actor: Actor, job_id: int) -> ImportJob:
 
 
 def run_import_chunk(session: Session, job_id: int, screener, chunk: int = CHUNK) -> bool:
-    """Screen the next chunk of an import; returns True when items remain. Idempotent by cursor."""
+    """Screen the next chunk of an import; returns True when items remain. Idempotent by cursor.
+
+    The chunk is one transaction (the caller commits): the proposals' versions, status changes,
+    cases, audit events and search facets are written with one multi-row statement per table,
+    together with the job's cursor, so a worker that dies mid-chunk leaves nothing of it behind.
+    """
     job = session.get(ImportJob, job_id)
     if job is None or job.status in ("done", "failed"):
         return False
@@ -89,32 +92,13 @@ def run_import_chunk(session: Session, job_id: int, screener, chunk: int = CHUNK
     items = session.execute(select(ImportItem.id, ImportItem.proposal_id).where(
         ImportItem.job_id == job.id, ImportItem.id > job.last_item_id).order_by(ImportItem.id).limit(chunk)).all()
     user = session.get(User, job.created_by_id)
-    proposals = {p.id: p for p in session.exec(select(Proposal).where(
-        Proposal.id.in_([i.proposal_id for i in items]))).all()} if items else {}
-    batch: dict[Any, list] = {}
-    for item in items:
-        proposal = proposals.get(item.proposal_id)
-        if proposal is not None and proposal.status == workflow.IMPORTED:
-            data = copy.deepcopy(dict(proposal.data))
-            result = screener.screen(data, language="en")
-            version = ProposalVersion(
-                proposal_id=proposal.id, institution_id=proposal.institution_id, number=1,
-                submission_token=f"import-{job.id}-{proposal.id}-{uuid.uuid4().hex[:8]}", submitted_by_id=user.id,
-                proposal_json=data, result_json=result, language="en", tier=result["tier"], route=result["route"],
-                ruleset_version=str(result.get("ruleset_version", "")), ruleset_hash=result.get("ruleset_hash"),
-                lists_json=list(result.get("lists", [])))
-            session.add(version)
-            proposal.tier, proposal.route = version.tier, version.route
-            workflow.transition(session, proposal, workflow.SCREENED, user,
-                                {"version": 1, "tier": version.tier, "route": version.route, "import_job": job.id},
-                                as_system=True)
-            nxt = workflow.FAST_TRACKED if version.route == "fast_track" else workflow.IN_REVIEW
-            workflow.transition(session, proposal, nxt, user, {"version": 1}, as_system=True)
-            routing.open_case(session, user, proposal, version)
-            index_screening(session, proposal, data, result, 1, f"import {job.id}", batch=batch)
-        job.last_item_id = item.id
-        job.done += 1
-    flush_batch(session, batch)
+    if items:
+        proposals = session.exec(select(Proposal).where(
+            Proposal.id.in_([i.proposal_id for i in items]), Proposal.status == workflow.IMPORTED)
+            .order_by(Proposal.id)).all()
+        _screen_in_bulk(session, job, user, list(proposals), screener)
+        job.last_item_id = items[-1].id
+        job.done += len(items)
     more = len(items) == chunk
     if not more:
         job.status = "done"
@@ -125,6 +109,39 @@ def run_import_chunk(session: Session, job_id: int, screener, chunk: int = CHUNK
     session.add(job)
     session.flush()
     return more
+
+
+def _screen_in_bulk(session: Session, job: ImportJob, user: User, proposals: list[Proposal], screener) -> None:
+    """Screen, route and index ``proposals`` (all ``imported``) the way a submission does, in bulk."""
+    now, cause = utcnow(), f"import {job.id}"
+    screened, moves, facets = [], [], {}
+    for proposal in proposals:
+        data = dict(proposal.data)
+        result = screener.screen(data, language="en")
+        version = {"proposal_id": proposal.id, "institution_id": proposal.institution_id, "number": 1,
+                   "submission_token": f"import-{job.id}-{proposal.id}", "submitted_by_id": user.id,
+                   "submitted_at": now, "proposal_json": data, "result_json": result, "language": "en",
+                   "tier": result["tier"], "route": result["route"],
+                   "ruleset_version": str(result.get("ruleset_version", "")),
+                   "ruleset_hash": result.get("ruleset_hash"), "lists_json": list(result.get("lists", []))}
+        after = workflow.FAST_TRACKED if version["route"] == "fast_track" else workflow.IN_REVIEW
+        moves += [workflow.system_transition_entry(proposal.id, proposal.institution_id, workflow.IMPORTED,
+                                                   workflow.SCREENED, {"version": 1, "tier": version["tier"],
+                                                                       "route": version["route"],
+                                                                       "import_job": job.id}),
+                  workflow.system_transition_entry(proposal.id, proposal.institution_id, workflow.SCREENED, after,
+                                                   {"version": 1})]
+        proposal.tier, proposal.route, proposal.status, proposal.updated_at = \
+            version["tier"], version["route"], after, now
+        index_screening(session, proposal, data, result, 1, cause, batch=facets)
+        screened.append((proposal, version))
+    if not screened:
+        return
+    session.flush()  # the proposals' new status, tier and route: one executemany UPDATE
+    bulk.insert_rows(session, ProposalVersion, [version for _proposal, version in screened])
+    audit.record_many(session, user, moves)
+    routing.open_cases(session, user, job.institution_id, screened)
+    flush_batch(session, facets)
 
 
 def import_summary(session: Session, job: ImportJob) -> dict[str, Any]:

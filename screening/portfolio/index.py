@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from screening.core import bulk
 from screening.core.database import utcnow
 from screening.portfolio.models import ProposalField, ProposalFlag, ProposalPartner, ProposalScreening
 from screening.proposals import signals as proposal_signals
@@ -119,9 +120,7 @@ def _facet_rows(batch: dict, pid: int, inst: int, data: dict, summary: dict) -> 
 
 def flush_batch(session: Session, batch: dict[Any, list]) -> None:
     for model in (ProposalPartner, ProposalField, ProposalFlag, ProposalScreening):
-        rows = batch.pop(model, None)
-        if rows:
-            session.execute(sa.insert(model), rows)
+        bulk.insert_rows(session, model, batch.pop(model, []))
 
 
 def index_version(session: Session, proposal: Proposal, version: ProposalVersion, cause: str = "submission") -> None:

@@ -2,7 +2,8 @@
 
 Outbox handlers (run after the causing transaction commits, idempotent by the job's cursor):
 
-- ``portfolio.import`` {job_id}: screens the next chunk of an import, then enqueues the next chunk;
+- ``portfolio.import`` {job_id}: screens the next chunk of an import (``PORTFOLIO_IMPORT_CHUNK`` rows,
+  default 500), then enqueues the next chunk;
 - ``portfolio.rescreen`` {job_id}: re-screens the next chunk of active and decided proposals;
 - ``portfolio.report`` {report_id}: renders the dashboard PDF and stores it by its SHA-256.
 
@@ -56,7 +57,8 @@ def _screener_for(fp: str):
 def run_import(session: Session, payload: dict, message) -> None:
     job_id = int(payload["job_id"])
     screener = current_screener()
-    while import_jobs.run_import_chunk(session, job_id, screener):
+    chunk = int(current_app.config.get("PORTFOLIO_IMPORT_CHUNK") or import_jobs.CHUNK)
+    while import_jobs.run_import_chunk(session, job_id, screener, chunk):
         if not _eager():
             outbox.enqueue(session, "portfolio.import", {"job_id": job_id})
             return

@@ -115,6 +115,21 @@ def parties_of(session: Session, proposal: Proposal, actor: User | None,
     return frozenset(parties)
 
 
+def _move(from_state: str, to_state: str, parties: frozenset[str] | set[str]) -> Move:
+    move = MOVES.get((from_state, to_state))
+    if move is None:
+        raise IllegalTransition(from_state, to_state)
+    if not move.who & parties:
+        raise Forbidden(f"{sorted(parties) or 'nobody'} may not {move.name} ({from_state} -> {to_state})")
+    return move
+
+
+def _audit_entry(proposal_id: int, institution_id: int, from_state: str, to_state: str, move: Move,
+                 details: dict | None) -> audit.Entry:
+    return audit.Entry(f"proposal.{to_state}", "proposal", proposal_id, institution_id,
+                       {"from": from_state, "to": to_state, "move": move.name, **(details or {})})
+
+
 def transition(session: Session, proposal: Proposal, to_state: str, actor: User | None,
                details: dict | None = None, *, as_system: bool = False,
                committee_role: str | None = None) -> None:
@@ -125,17 +140,24 @@ def transition(session: Session, proposal: Proposal, to_state: str, actor: User 
     ``as_system`` fires an automatic step (the actor is still recorded as its cause).
     """
     from_state = proposal.status
-    move = MOVES.get((from_state, to_state))
-    if move is None:
+    if (from_state, to_state) not in MOVES:
         raise IllegalTransition(from_state, to_state)
-    parties = {SYSTEM} if as_system else parties_of(session, proposal, actor, committee_role)
-    if not move.who & parties:
-        raise Forbidden(f"{sorted(parties) or 'nobody'} may not {move.name} ({from_state} -> {to_state})")
+    move = _move(from_state, to_state, {SYSTEM} if as_system else parties_of(session, proposal, actor, committee_role))
     proposal.status = to_state
     proposal.updated_at = utcnow()
     session.add(proposal)
     session.flush()
-    audit.record(
-        session, actor, f"proposal.{to_state}", "proposal", proposal.id, proposal.institution_id,
-        {"from": from_state, "to": to_state, "move": move.name, **(details or {})},
-    )
+    entry = _audit_entry(proposal.id, proposal.institution_id, from_state, to_state, move, details)
+    audit.record(session, actor, entry.action, entry.object_type, entry.object_id, entry.institution_id,
+                 entry.details)
+
+
+def system_transition_entry(proposal_id: int, institution_id: int, from_state: str, to_state: str,
+                            details: dict | None = None) -> audit.Entry:
+    """The audit event of an automatic step taken in bulk (an import chunk), which updates the rows itself.
+
+    Checks the move like :func:`transition` with ``as_system=True``; the caller hands the entries
+    to :func:`screening.core.audit.record_many` in the same transaction as the status change.
+    """
+    return _audit_entry(proposal_id, institution_id, from_state, to_state,
+                        _move(from_state, to_state, {SYSTEM}), details)

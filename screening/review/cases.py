@@ -50,6 +50,11 @@ def audit_case(session: Session, actor: User | None, action: str, case: ReviewCa
     return audit.record(session, actor, action, "review_case", case.id, case.institution_id, details or {})
 
 
+def case_entry(action: str, case_id: int, institution_id: int, details: dict | None = None) -> audit.Entry:
+    """The event :func:`audit_case` writes, for :func:`screening.core.audit.record_many`."""
+    return audit.Entry(action, "review_case", case_id, institution_id, details or {})
+
+
 def clean_text(value: str | None, name: str, required: bool = True, limit: int = MAX_TEXT) -> str:
     value = (value or "").strip()
     if required and not value:

@@ -12,12 +12,7 @@ Each ends with exactly one GeneratedDocument and one stored file.
 """
 
 import os
-import signal
-import subprocess
-import sys
 import time
-import uuid
-from contextlib import contextmanager, suppress
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -25,8 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from sqlmodel import select
 
-from screening import create_app
-from screening.core import migrations, outbox
+from screening.core import outbox
 from screening.core.commands import outbox_sweep
 from screening.core.extensions import db
 from screening.core.models import OutboxMessage
@@ -34,13 +28,13 @@ from screening.documents.models import GeneratedDocument
 from screening.review import cases, decisions, routing
 from screening.review.models import CommitteeMember
 
-from .conftest import Factory, base_config, scratch_database
+from .celery_worker import Worker, app_context_with_broker, flush_redis, migrated_app, running
+from .conftest import Factory, scratch_database
 
 REDIS_URL = os.environ.get("SCREENING_TEST_REDIS_URL")
 PG_URL = os.environ.get("SCREENING_TEST_DATABASE_URL")
 REDIS_DB = 5
 HARBIN = [{"name": "Harbin Institute of Technology", "country": "CN", "type": "university"}]
-VENV_BIN = Path(sys.executable).parent
 
 pytestmark = [
     pytest.mark.no_isolation,
@@ -54,9 +48,7 @@ def _redis_db_url() -> str:
 
 
 def _flush_redis() -> None:
-    import redis
-
-    redis.Redis.from_url(_redis_db_url()).flushdb()
+    flush_redis(_redis_db_url())
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +60,8 @@ def worker_db(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def worker_app(worker_db, tmp_path_factory):
-    app = create_app(base_config(worker_db, tmp_path_factory.mktemp("letters-files"), REDIS_URL=_redis_db_url()))
-    migrations.upgrade(app)
-    yield app
-    with app.app_context():
-        for engine in db.engines.values():
-            engine.dispose()
+    with migrated_app(worker_db, tmp_path_factory.mktemp("letters-files"), _redis_db_url()) as app:
+        yield app
 
 
 @pytest.fixture
@@ -87,112 +75,13 @@ def store_dir(worker_app, tmp_path):
 
 @pytest.fixture
 def ctx(worker_app, store_dir):
-    _flush_redis()
-    celery = worker_app.extensions["celery"]
-    celery.set_current()
-    celery.set_default()
-    with worker_app.app_context():
-        yield worker_app
-        db.session.rollback()
-        db.session.close()
-    _flush_redis()
+    with app_context_with_broker(worker_app) as app:
+        yield app
 
 
-class Worker:
-    """``celery worker`` as a subprocess in its own process group."""
-
-    def __init__(self, app, store_dir: Path, log_path: Path, **knobs):
-        self.env = {
-            **os.environ,
-            "SCREENING_DATABASE_URL": app.config["DATABASE_URL"],
-            "SCREENING_REDIS_URL": _redis_db_url(),
-            "SCREENING_SECRET_KEY": app.config["SECRET_KEY"],
-            "SCREENING_DOCUMENT_STORE_DIR": str(store_dir),
-            "SCREENING_LETTERS_FAULT_INJECTION": "true",
-            # A killed worker cannot remove its temporary folders: they stay in the test's tmp_path.
-            "TMPDIR": str(log_path.parent),
-            **{f"SCREENING_LETTERS_TEST_{k.upper()}": str(v) for k, v in knobs.items()},
-        }
-        self.log_path = log_path
-        self.proc: subprocess.Popen | None = None
-        self._log = None
-
-    def start(self) -> "Worker":
-        self._log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [str(VENV_BIN / "celery"), "-A", "screening.celery_app", "worker", "--pool=prefork",
-             "--concurrency=1", "--prefetch-multiplier=1", "-Q", "celery", "--loglevel=INFO",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"letters-{uuid.uuid4().hex[:6]}@%h"],
-            env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        self.wait_for_log("ready", 60)
-        return self
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_for_log(self, text: str, timeout: float, count: int = 1) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.log().count(text) >= count:
-                return
-            if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(f"worker exited:\n{self.log()[-3000:]}")
-            time.sleep(0.1)
-        raise AssertionError(f"worker log never showed {text!r} x{count}:\n{self.log()[-3000:]}")
-
-    def children(self) -> list[int]:
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    stat = (entry / "stat").read_text()
-                except OSError:
-                    continue
-                if int(stat.rsplit(")", 1)[1].split()[1]) == self.proc.pid:
-                    pids.append(int(entry.name))
-        return pids
-
-    def kill_child(self) -> None:
-        children = self.children()
-        assert children, "no pool process"
-        for pid in children:
-            os.kill(pid, signal.SIGKILL)
-
-    def kill_all(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)  # the main process and its pool process at once
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        try:
-            if self.proc is not None and self.proc.poll() is None:
-                try:
-                    os.killpg(self.proc.pid, signal.SIGTERM)
-                    self.proc.wait(20)
-                except (subprocess.TimeoutExpired, ProcessLookupError):
-                    _kill_group(self.proc.pid)
-                    self.proc.wait(10)
-            elif self.proc is not None:
-                _kill_group(self.proc.pid)  # the pool process may outlive a killed main process
-        finally:
-            if self._log is not None:
-                self._log.close()
-                self._log = None
-
-
-def _kill_group(pid: int) -> None:
-    with suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-
-
-@contextmanager
-def running(worker: Worker, start: bool = True):
-    try:
-        if start:
-            worker.start()
-        yield worker
-    finally:
-        worker.stop()
+def letters_worker(app, store_dir: Path, log_path: Path, **knobs) -> Worker:
+    return Worker(app, log_path, DOCUMENT_STORE_DIR=str(store_dir), LETTERS_FAULT_INJECTION="true",
+                  **{f"LETTERS_TEST_{k.upper()}": str(v) for k, v in knobs.items()})
 
 
 def _case_in_review():
@@ -246,7 +135,7 @@ def _assert_exactly_one(decision_id: int, store_dir: Path) -> GeneratedDocument:
 
 def test_worker_killed_while_rendering_renders_the_letter_once(ctx, store_dir, tmp_path):
     access = _case_in_review()
-    with running(Worker(ctx, store_dir, tmp_path / "worker.log", render_delay=3)) as worker:
+    with running(letters_worker(ctx, store_dir, tmp_path / "worker.log", render_delay=3)) as worker:
         decision_id, message_id = _decide(access)
         worker.wait_for_log("screening.outbox.run", 30)  # received: the child is rendering (sleeping 3 s)
         time.sleep(1)
@@ -259,7 +148,7 @@ def test_worker_killed_while_rendering_renders_the_letter_once(ctx, store_dir, t
 
 def test_whole_worker_killed_then_restarted_and_swept(ctx, store_dir, tmp_path):
     access = _case_in_review()
-    worker = Worker(ctx, store_dir, tmp_path / "worker.log", render_delay=3)
+    worker = letters_worker(ctx, store_dir, tmp_path / "worker.log", render_delay=3)
     with running(worker):
         decision_id, message_id = _decide(access)
         worker.wait_for_log("screening.outbox.run", 30)
@@ -268,7 +157,7 @@ def test_whole_worker_killed_then_restarted_and_swept(ctx, store_dir, tmp_path):
     db.session.rollback()
     assert db.session.get(OutboxMessage, message_id).status == "pending"
     db.session.rollback()
-    with running(Worker(ctx, store_dir, tmp_path / "worker2.log", render_delay=0)):
+    with running(letters_worker(ctx, store_dir, tmp_path / "worker2.log", render_delay=0)):
         # Redis gives an unacknowledged message back only after the visibility timeout (an hour):
         # the sweeper republishes the still-pending outbox message at once.
         assert message_id in outbox.sweep(db.session, older_than=timedelta(0))
@@ -281,7 +170,7 @@ def test_redis_flushed_before_the_worker_took_the_task_is_swept(ctx, store_dir, 
     access = _case_in_review()
     decision_id, message_id = _decide(access)  # published, but no worker is running
     _flush_redis()  # the broker loses it
-    with running(Worker(ctx, store_dir, tmp_path / "worker.log")):
+    with running(letters_worker(ctx, store_dir, tmp_path / "worker.log")):
         time.sleep(1)
         db.session.rollback()
         assert db.session.get(OutboxMessage, message_id).status == "pending"  # nothing to take
@@ -295,7 +184,7 @@ def test_redis_flushed_before_the_worker_took_the_task_is_swept(ctx, store_dir, 
 
 def test_rendering_fails_twice_then_succeeds(ctx, store_dir, tmp_path):
     access = _case_in_review()
-    with running(Worker(ctx, store_dir, tmp_path / "worker.log", failures=2)) as worker:
+    with running(letters_worker(ctx, store_dir, tmp_path / "worker.log", failures=2)) as worker:
         decision_id, message_id = _decide(access)
         message = _wait_done(message_id, timeout=60)
     assert message.status == "done" and message.attempts == 2, worker.log()[-3000:]

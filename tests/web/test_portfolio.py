@@ -7,14 +7,18 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from openpyxl import load_workbook
 from sqlmodel import select
 
+from screening.core import audit
 from screening.core.extensions import db
-from screening.core.models import OutboxMessage
+from screening.core.models import AuditEvent, OutboxMessage
 from screening.portfolio.models import ImportJob, RescreenJob, ScreeningEvent
 from screening.proposals import workflow
 from screening.proposals.models import Proposal
+from screening.review import routing
+from screening.review.models import Committee, CommitteeMember, RoutingRule
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 HIT = {"name": "Harbin Institute of Technology", "country": "CN", "type": "university"}
@@ -135,6 +139,44 @@ def test_import_is_all_or_nothing_and_names_row_and_column(app, factory, office_
     assert statuses <= {workflow.FAST_TRACKED, workflow.IN_REVIEW}
     # The office of B cannot see the job.
     assert _client(app, factory, w["office_b"]).get(f"/portfolio/import/{job_id}/progress").status_code == 404
+
+
+def test_import_routes_audits_and_notifies_each_row_like_a_submission(app, factory, office_world):
+    """The chunk is written in bulk, but each row gets what a submission gets: its committee by the
+    routing rules, its audit events in order, a notice to the committee for a case in review."""
+    w = office_world
+    default = routing.ensure_setup(db.session, None, w["a"].id)
+    engineering = Committee(institution_id=w["a"].id, name="Engineering", due_days=14)
+    db.session.add(engineering)
+    db.session.flush()
+    chair = factory.user(w["a"], "committee_chair")
+    db.session.add_all([RoutingRule(institution_id=w["a"].id, committee_id=engineering.id, kind="field_prefix",
+                                    value="2"),
+                        CommitteeMember(committee_id=engineering.id, user_id=chair.id, role="chair")])
+    db.session.commit()
+    rows = ["R1,Walking robots,2.2,Harbin Institute of Technology,CN", "R2,Fjord tides,1.5,University of Oslo,NO",
+            "R3,Bridge sensors,2.1,University of Oslo,NO"]
+    r = _upload(_client(app, factory, w["office_a"]), w["office_a"].id, _csv(rows))
+    assert r.status_code == 303
+    proposals = {p.title: p for p in db.session.exec(select(Proposal).where(
+        Proposal.title.in_(["Walking robots", "Fjord tides", "Bridge sensors"]))).all()}
+    cases = {title: routing.case_for_proposal(db.session, p) for title, p in proposals.items()}
+    assert [(proposals[t].status, cases[t].committee_id, cases[t].routed_by) for t in sorted(proposals)] == [
+        (workflow.FAST_TRACKED, engineering.id, "field:2"), (workflow.FAST_TRACKED, default.id, "default"),
+        (workflow.IN_REVIEW, engineering.id, "field:2")]
+    for title, proposal in proposals.items():
+        events = db.session.exec(select(AuditEvent).where(sa.or_(
+            sa.and_(AuditEvent.object_type == "proposal", AuditEvent.object_id == str(proposal.id)),
+            sa.and_(AuditEvent.object_type == "review_case", AuditEvent.object_id == str(cases[title].id))))
+            .order_by(AuditEvent.seq)).all()
+        expected = ["proposal.screened", f"proposal.{proposal.status}", "case.opened"]
+        if proposal.status == workflow.FAST_TRACKED:
+            expected.append("case.fast_tracked")
+        assert [e.action for e in events] == expected, title
+    notices = [m.payload for m in db.session.exec(select(OutboxMessage).where(OutboxMessage.task == "mail.send"))
+               if m.payload["event"] == "case_new"]
+    assert [(n["to"], n["context"]["case_id"]) for n in notices] == [(chair.email, cases["Walking robots"].id)]
+    assert audit.verify(db.session).ok
 
 
 def test_import_refuses_wrong_type_and_oversized(app, factory, office_world):
