@@ -3,6 +3,7 @@
 Plain functions taking a session and the acting :class:`Actor`; they read only.
 """
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -15,8 +16,9 @@ from screening.accounts.service import Actor
 from screening.core.countries import ISO_CODES
 from screening.core.errors import ValidationFailed
 from screening.core.i18n import CATEGORY_ORDER
+from screening.portfolio import counts
 from screening.portfolio.index import TIERS
-from screening.portfolio.models import ProposalField, ProposalFlag, ProposalPartner
+from screening.portfolio.models import ProposalField, ProposalFlag, ProposalPartner, ProposalText
 from screening.portfolio.office import require_office
 from screening.proposals import workflow
 from screening.proposals.models import Proposal
@@ -146,7 +148,40 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _filtered(institution_id: int, f: Filters):
+# A search term is a run of letters and digits (any script); at most this many count.
+_TERM = re.compile(r"[^\W_]+")
+MAX_TERMS = 8
+
+
+def search_terms(q: str) -> list[str]:
+    """The words of a free-text query, lower-cased, without repeats."""
+    return list(dict.fromkeys(t.lower() for t in _TERM.findall(q)))[:MAX_TERMS]
+
+
+def _tsquery(config: str, text: str, prefix: bool = False):
+    # The configuration is written into the SQL, never bound: the GIN index matches only then.
+    function = sa.func.to_tsquery if prefix else sa.func.plainto_tsquery
+    return function(sa.literal_column(f"'{config}'"), text + ":*" if prefix else text)
+
+
+def _text_match(dialect: str, terms: list[str]):
+    """Ids of proposals whose title, partners, keywords or abstract contain every term, as a word
+    or the start of one; on PostgreSQL also by its English or German stem, on SQLite by its Porter stem."""
+    if dialect == "postgresql":
+        document = sa.literal_column(
+            "to_tsvector('simple', body) || to_tsvector('english', body) || to_tsvector('german', body)")
+        query = None
+        for term in terms:
+            either = (_tsquery("simple", term, prefix=True).op("||")(_tsquery("english", term))
+                      .op("||")(_tsquery("german", term)))
+            query = either if query is None else query.op("&&")(either)
+        return select(ProposalText.proposal_id).where(document.op("@@")(query))
+    fts = sa.table("search_proposal_text", sa.column("rowid"))
+    return select(fts.c.rowid).where(sa.text("search_proposal_text MATCH :words").bindparams(
+        words=" AND ".join(f'"{term}"*' for term in terms)))
+
+
+def _filtered(institution_id: int, f: Filters, dialect: str):
     """WHERE conditions on ``proposal`` for the filters (EXISTS on the facet tables)."""
     conds: list[Any] = [Proposal.institution_id == institution_id]
     if f.tier:
@@ -184,10 +219,29 @@ def _filtered(institution_id: int, f: Filters):
                                        ReviewCase.committee_id == f.committee,
                                        ReviewCase.institution_id == institution_id))
     if f.q:
-        pattern = _like(f.q)
-        conds.append(sa.or_(Proposal.title.ilike(pattern, escape="\\"),
-                            partner_exists(pp.name.ilike(pattern, escape="\\"))))
+        terms = search_terms(f.q)
+        # A query of punctuation only finds nothing rather than everything.
+        conds.append(Proposal.id.in_(_text_match(dialect, terms)) if terms else sa.false())
     return conds
+
+
+def _total(session: Session, institution_id: int, f: Filters, conds) -> int:
+    """How many proposals match: from ``portfolio_count`` when only tier, status and one country
+    filter are set (the common case, and the one a scan makes slow), else counted."""
+    facets = (f.q, f.partner, f.category, f.field, f.committee, f.listed, f.date_from, f.date_to)
+    if not any(facets) and not (f.country and f.status):
+        stored = counts.stored(session, institution_id)
+        if f.country:
+            return sum(n for (country, tier), n in counts.dimension(stored, "country").items()
+                       if country == f.country and (not f.tier or tier in f.tier))
+        return sum(n for (status, tier), n in counts.dimension(stored, "status").items()
+                   if (status in f.status if f.status else status != workflow.DRAFT)
+                   and (not f.tier or tier in f.tier))
+    return session.execute(select(sa.func.count()).select_from(Proposal).where(*conds)).scalar_one()
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
 
 
 @dataclass
@@ -217,8 +271,8 @@ def search(session: Session, actor: Actor, f: Filters, page: int = 1, per_page: 
     """One page of the institution's proposals (offset pagination, at most 2,000 pages)."""
     require_office(actor)
     page = max(1, min(page, 2000))
-    conds = _filtered(actor.institution_id, f)
-    total = session.execute(select(sa.func.count()).select_from(Proposal).where(*conds)).scalar_one()
+    conds = _filtered(actor.institution_id, f, _dialect(session))
+    total = _total(session, actor.institution_id, f, conds)
     stmt = (select(Proposal.id, Proposal.title, Proposal.status, Proposal.tier, Proposal.created_at)
             .where(*conds).order_by(*SORTS[f.sort]).offset((page - 1) * per_page).limit(per_page))
     return PortfolioPage(_rows(session, session.execute(stmt).all()), page, per_page, total)
@@ -265,8 +319,8 @@ def search_after(session: Session, actor: Actor, f: Filters, after: list | None,
     """
     require_office(actor)
     keys = KEYSETS[f.sort]
-    conds = _filtered(actor.institution_id, f)
-    total = session.execute(select(sa.func.count()).select_from(Proposal).where(*conds)).scalar_one()
+    conds = _filtered(actor.institution_id, f, _dialect(session))
+    total = _total(session, actor.institution_id, f, conds)
     if after is not None:
         if len(after) != len(keys):
             raise ValidationFailed({"cursor": "invalid cursor"})
@@ -293,7 +347,7 @@ EXPORT_COLUMNS = ("id", "title", "status", "tier", "created_at", "partners", "pa
 def export_rows(session: Session, actor: Actor, f: Filters, batch: int = 1000):
     """Every row of the filtered view, for CSV/XLSX (yields in batches: memory stays bounded)."""
     require_office(actor)
-    conds = _filtered(actor.institution_id, f)
+    conds = _filtered(actor.institution_id, f, _dialect(session))
     order = SORTS[f.sort]
     offset = 0
     while True:
