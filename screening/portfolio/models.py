@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Field, SQLModel
 
 from screening.core.database import UTCDateTime, utcnow
@@ -89,9 +90,10 @@ class ProposalFlag(SQLModel, table=True):
 class ProposalText(SQLModel, table=True):
     """The words a free-text search finds a proposal by: title, partner names, keywords and abstract.
 
-    Written with the facets. Full-text indexes on ``body`` are dialect-specific and made by the
-    migration only (:mod:`screening.portfolio.text_search`): a GIN index on PostgreSQL, an FTS5
-    table kept in step by triggers on SQLite.
+    Written with the facets. The full-text index is dialect-specific and made by the migration:
+    on PostgreSQL a trigger fills ``words`` (the 'simple', English and German text-search vectors
+    of ``body``) and a GIN index covers it; on SQLite ``words`` stays empty and an FTS5 table
+    (``search_proposal_text``) kept in step by triggers indexes ``body``.
     """
 
     __tablename__ = "proposal_text"
@@ -100,6 +102,8 @@ class ProposalText(SQLModel, table=True):
                                                  primary_key=True))
     institution_id: int = Field(sa_column=_fk("institution.id", index=False))
     body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    words: str | None = Field(default=None, sa_column=sa.Column(
+        sa.Text().with_variant(postgresql.TSVECTOR(), "postgresql"), nullable=True))
 
 
 class PortfolioCount(SQLModel, table=True):

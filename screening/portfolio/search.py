@@ -36,6 +36,8 @@ SORTS = {
 FILTER_KEYS = ("q", "country", "partner", "tier", "status", "category", "field", "committee", "listed",
                "date_from", "date_to", "sort")
 PER_PAGE = 50
+# The list counts at most this many matches of a filter the stored counts cannot answer.
+COUNT_LIMIT = 10_000
 
 
 @dataclass
@@ -159,7 +161,6 @@ def search_terms(q: str) -> list[str]:
 
 
 def _tsquery(config: str, text: str, prefix: bool = False):
-    # The configuration is written into the SQL, never bound: the GIN index matches only then.
     function = sa.func.to_tsquery if prefix else sa.func.plainto_tsquery
     return function(sa.literal_column(f"'{config}'"), text + ":*" if prefix else text)
 
@@ -168,14 +169,12 @@ def _text_match(dialect: str, terms: list[str]):
     """Ids of proposals whose title, partners, keywords or abstract contain every term, as a word
     or the start of one; on PostgreSQL also by its English or German stem, on SQLite by its Porter stem."""
     if dialect == "postgresql":
-        document = sa.literal_column(
-            "to_tsvector('simple', body) || to_tsvector('english', body) || to_tsvector('german', body)")
         query = None
         for term in terms:
             either = (_tsquery("simple", term, prefix=True).op("||")(_tsquery("english", term))
                       .op("||")(_tsquery("german", term)))
             query = either if query is None else query.op("&&")(either)
-        return select(ProposalText.proposal_id).where(document.op("@@")(query))
+        return select(ProposalText.proposal_id).where(ProposalText.words.op("@@")(query))
     fts = sa.table("search_proposal_text", sa.column("rowid"))
     return select(fts.c.rowid).where(sa.text("search_proposal_text MATCH :words").bindparams(
         words=" AND ".join(f'"{term}"*' for term in terms)))
@@ -225,19 +224,29 @@ def _filtered(institution_id: int, f: Filters, dialect: str):
     return conds
 
 
-def _total(session: Session, institution_id: int, f: Filters, conds) -> int:
-    """How many proposals match: from ``portfolio_count`` when only tier, status and one country
-    filter are set (the common case, and the one a scan makes slow), else counted."""
+def _total(session: Session, institution_id: int, f: Filters, conds, limit: int | None = None) -> tuple[int, bool]:
+    """How many proposals match, and whether that is only a lower bound.
+
+    From ``portfolio_count`` when only tier, status and one country filter are set (exact, a few
+    rows read). Otherwise counted, stopping after ``limit`` matches: counting every match of a
+    common word costs time in proportion to the portfolio, the first page does not.
+    """
     facets = (f.q, f.partner, f.category, f.field, f.committee, f.listed, f.date_from, f.date_to)
     if not any(facets) and not (f.country and f.status):
         stored = counts.stored(session, institution_id)
         if f.country:
             return sum(n for (country, tier), n in counts.dimension(stored, "country").items()
-                       if country == f.country and (not f.tier or tier in f.tier))
+                       if country == f.country and (not f.tier or tier in f.tier)), False
         return sum(n for (status, tier), n in counts.dimension(stored, "status").items()
                    if (status in f.status if f.status else status != workflow.DRAFT)
-                   and (not f.tier or tier in f.tier))
-    return session.execute(select(sa.func.count()).select_from(Proposal).where(*conds)).scalar_one()
+                   and (not f.tier or tier in f.tier)), False
+    matches = select(Proposal.id).where(*conds)
+    if limit is not None:
+        matches = matches.limit(limit + 1)
+    total = session.execute(select(sa.func.count()).select_from(matches.subquery())).scalar_one()
+    if limit is not None and total > limit:
+        return limit, True
+    return total, False
 
 
 def _dialect(session: Session) -> str:
@@ -261,6 +270,7 @@ class PortfolioPage:
     page: int
     per_page: int
     total: int
+    total_is_lower_bound: bool = False  # more than ``total`` match (see :data:`COUNT_LIMIT`)
 
     @property
     def pages(self) -> int:
@@ -272,10 +282,10 @@ def search(session: Session, actor: Actor, f: Filters, page: int = 1, per_page: 
     require_office(actor)
     page = max(1, min(page, 2000))
     conds = _filtered(actor.institution_id, f, _dialect(session))
-    total = _total(session, actor.institution_id, f, conds)
+    total, more = _total(session, actor.institution_id, f, conds, COUNT_LIMIT)
     stmt = (select(Proposal.id, Proposal.title, Proposal.status, Proposal.tier, Proposal.created_at)
             .where(*conds).order_by(*SORTS[f.sort]).offset((page - 1) * per_page).limit(per_page))
-    return PortfolioPage(_rows(session, session.execute(stmt).all()), page, per_page, total)
+    return PortfolioPage(_rows(session, session.execute(stmt).all()), page, per_page, total, more)
 
 
 def _rows(session: Session, base) -> list[PortfolioRow]:
@@ -320,7 +330,7 @@ def search_after(session: Session, actor: Actor, f: Filters, after: list | None,
     require_office(actor)
     keys = KEYSETS[f.sort]
     conds = _filtered(actor.institution_id, f, _dialect(session))
-    total = _total(session, actor.institution_id, f, conds)
+    total, _more = _total(session, actor.institution_id, f, conds)
     if after is not None:
         if len(after) != len(keys):
             raise ValidationFailed({"cursor": "invalid cursor"})
