@@ -44,9 +44,15 @@ BEGIN
 END $fn$"""
 
 
+# The dashboard's ageing of open cases: open proposals per day filed (UTC).
+OPEN_STATES = "('submitted', 'screened', 'in_review', 'information_requested', 'imported')"
+
+
 def _pg_status(rows: str, sign: int) -> str:
-    return f"SELECT institution_id, 'status' AS dimension, status AS key, coalesce(tier, '') AS tier, {sign} AS n " \
-           f"FROM {rows}"
+    return (f"SELECT institution_id, 'status' AS dimension, status AS key, coalesce(tier, '') AS tier, {sign} AS n "
+            f"FROM {rows} UNION ALL "
+            f"SELECT institution_id, 'opened', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), '', {sign} "
+            f"FROM {rows} WHERE status IN {OPEN_STATES}")
 
 
 # A proposal's countries move with its tier.
@@ -149,6 +155,28 @@ END $fn$""",
     "CREATE INDEX search_proposal_text_words ON proposal_text USING gin (words)",
 ]
 
+
+
+def _partner_name_trigrams() -> None:
+    """The partner-name filter (``ILIKE '%...%'``) through a trigram index, where pg_trgm can be had.
+
+    The extension is one per database: made in ``public`` unless it exists already, and its
+    operator class named with the schema it lives in, whatever schema the tables are in. Without
+    it (not installed, or no right to create it) the filter still works, by a scan.
+    """
+    bind = op.get_bind()
+    if bind.execute(sa.text("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'")).first() is None:
+        return
+    try:
+        with bind.begin_nested():
+            bind.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"))
+    except sa.exc.DBAPIError:
+        return
+    schema = bind.execute(sa.text("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+                                  "WHERE e.extname = 'pg_trgm'")).scalar_one()
+    op.execute(f'CREATE INDEX search_proposal_partner_name ON proposal_partner USING gin (name "{schema}".gin_trgm_ops)')
+
+
 # --- SQLite -----------------------------------------------------------------------------------
 
 SQLITE_UPSERT = f"""
@@ -164,7 +192,9 @@ def _sqlite_trigger(name: str, when: str, table: str, delta: str, condition: str
 
 def _sqlite_status(row: str, sign: int) -> str:
     return (f"SELECT {row}.institution_id AS institution_id, 'status' AS dimension, {row}.status AS key, "
-            f"coalesce({row}.tier, '') AS tier, {sign} AS n")
+            f"coalesce({row}.tier, '') AS tier, {sign} AS n UNION ALL "
+            f"SELECT {row}.institution_id, 'opened', substr({row}.created_at, 1, 10), '', {sign} "
+            f"WHERE {row}.status IN {OPEN_STATES}")
 
 
 def _sqlite_countries(row: str, sign: int) -> str:
@@ -188,7 +218,8 @@ def _sqlite_pair(row: str, column: str, sign: int, extra: str = "") -> str:
 _MOVED = "AND (OLD.proposal_id IS NOT NEW.proposal_id OR OLD.{0} IS NOT NEW.{0})"
 SQLITE_TRIGGERS = [
     _sqlite_trigger("search_count_proposal_insert", "AFTER INSERT", "proposal", _sqlite_status("NEW", 1)),
-    _sqlite_trigger("search_count_proposal_update", "AFTER UPDATE OF status, tier, institution_id", "proposal",
+    _sqlite_trigger("search_count_proposal_update", "AFTER UPDATE OF status, tier, institution_id, created_at",
+                    "proposal",
                     f"{_sqlite_status('NEW', 1)} UNION ALL {_sqlite_status('OLD', -1)} UNION ALL "
                     f"{_sqlite_countries('NEW', 1)} UNION ALL {_sqlite_countries('OLD', -1)}"),
     # A proposal's partner rows go before it, while its tier is still there to count them by.
@@ -232,10 +263,13 @@ SQLITE_SEARCH = [
 
 # --- Back-fill (both) ---------------------------------------------------------------------------
 
-RECOUNT = f"""
+RECOUNT = """
 INSERT INTO portfolio_count ({COUNT_KEY}, n)
 SELECT institution_id, 'status', status, coalesce(tier, ''), count(*) FROM proposal
 GROUP BY institution_id, status, coalesce(tier, '')
+UNION ALL
+SELECT institution_id, 'opened', {opened_day}, '', count(*) FROM proposal WHERE status IN {OPEN_STATES}
+GROUP BY institution_id, {opened_day}
 UNION ALL
 SELECT p.institution_id, 'country', x.country, coalesce(p.tier, ''), count(*)
 FROM (SELECT DISTINCT proposal_id, country FROM proposal_partner) AS x JOIN proposal p ON p.id = x.proposal_id
@@ -285,7 +319,10 @@ def upgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
     for statement in (PG_TRIGGERS + PG_SEARCH) if postgres else (SQLITE_TRIGGERS + SQLITE_SEARCH):
         op.execute(statement)
-    op.execute(RECOUNT)
+    if postgres:
+        _partner_name_trigrams()
+    op.execute(RECOUNT.format(COUNT_KEY=COUNT_KEY, OPEN_STATES=OPEN_STATES, opened_day=(
+        "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')" if postgres else "substr(created_at, 1, 10)")))
     op.execute(_text_backfill("string_agg(x.name, ' ' ORDER BY x.position)" if postgres
                               else "group_concat(x.name, ' ')"))
 
@@ -295,6 +332,7 @@ def downgrade() -> None:
         for function in ("search_count_proposal", "search_count_partner", "search_count_field",
                          "search_count_proposal_gone", "search_proposal_text_words"):
             op.execute(f"DROP FUNCTION {function}() CASCADE")
+        op.execute("DROP INDEX IF EXISTS search_proposal_partner_name")
     else:
         for statement in SQLITE_TRIGGERS:
             op.execute(f"DROP TRIGGER {statement.split()[2]}")

@@ -3,7 +3,7 @@ ageing of open cases, decisions, conditions and time to decision per committee."
 
 import statistics
 from collections import Counter, defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,11 +15,9 @@ from screening.portfolio import charts, counts
 from screening.portfolio.index import TIERS
 from screening.portfolio.office import require_office
 from screening.proposals import workflow
-from screening.proposals.models import Proposal, ProposalVersion
+from screening.proposals.models import ProposalVersion
 from screening.review.models import Committee, Decision, ReviewCase
 
-OPEN_STATES = (workflow.SUBMITTED, workflow.SCREENED, workflow.IN_REVIEW, workflow.INFORMATION_REQUESTED,
-               workflow.IMPORTED)
 AGEING_BUCKETS = ((30, "< 30 days"), (90, "30–90 days"), (180, "90–180 days"), (None, "> 180 days"))
 
 
@@ -40,8 +38,7 @@ def dashboard(session: Session, actor: Actor, now: datetime | None = None) -> di
 
 def dashboard_for(session: Session, inst: int, now: datetime | None = None) -> dict[str, Any]:
     """The counts come from ``portfolio_count`` (kept by triggers, :mod:`screening.portfolio.counts`):
-    a few hundred rows however large the portfolio. Only the ageing of open cases depends on the
-    day, and reads the (institution, status, created_at) index of the open proposals.
+    some hundred rows (and one per day with open cases filed) however large the portfolio.
     """
     now = now or utcnow()
     stored = counts.stored(session, inst)
@@ -72,21 +69,21 @@ def dashboard_for(session: Session, inst: int, now: datetime | None = None) -> d
         "by_country": [(c, sum(per_country[c].values())) for c in top_countries],
         "by_field": by_field,
         "listed_partners": listed,
-        "ageing": _ageing(session, inst, now),
+        "ageing": _ageing(stored, now),
         "decisions": decisions,
         "conditions": conditions,
         "durations": durations,
     }
 
 
-def _ageing(session: Session, inst: int, now: datetime) -> list[tuple[str, int]]:
-    """Open cases by the date the proposal was filed."""
+def _ageing(stored: dict[counts.Key, int], now: datetime) -> list[tuple[str, int]]:
+    """Open cases by the day the proposal was filed (UTC), from the ``opened`` counts."""
     limits = [days for days, _label in AGEING_BUCKETS if days is not None]
-    bucket = sa.case(*[(Proposal.created_at > now - timedelta(days=days), sa.literal(i))
-                       for i, days in enumerate(limits)], else_=sa.literal(len(limits))).label("age_bucket")
-    per_bucket = dict(session.execute(
-        select(bucket, sa.func.count()).where(Proposal.institution_id == inst, Proposal.status.in_(OPEN_STATES))
-        .group_by(sa.literal_column("age_bucket"))).all())
+    per_bucket: Counter = Counter()
+    today = now.astimezone(UTC).date()
+    for (day, _tier), n in counts.dimension(stored, "opened").items():
+        age = (today - date.fromisoformat(day)).days
+        per_bucket[next((i for i, days in enumerate(limits) if age < days), len(limits))] += n
     return [(label, per_bucket.get(i, 0)) for i, (_days, label) in enumerate(AGEING_BUCKETS)]
 
 

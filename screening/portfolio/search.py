@@ -37,7 +37,7 @@ FILTER_KEYS = ("q", "country", "partner", "tier", "status", "category", "field",
                "date_from", "date_to", "sort")
 PER_PAGE = 50
 # The list counts at most this many matches of a filter the stored counts cannot answer.
-COUNT_LIMIT = 10_000
+COUNT_LIMIT = 1_000
 
 
 @dataclass
@@ -227,13 +227,20 @@ def _filtered(institution_id: int, f: Filters, dialect: str):
 def _total(session: Session, institution_id: int, f: Filters, conds, limit: int | None = None) -> tuple[int, bool]:
     """How many proposals match, and whether that is only a lower bound.
 
-    From ``portfolio_count`` when only tier, status and one country filter are set (exact, a few
-    rows read). Otherwise counted, stopping after ``limit`` matches: counting every match of a
-    common word costs time in proportion to the portfolio, the first page does not.
+    From ``portfolio_count`` when only tier, status and one country filter are set, or only a
+    second-level research field (exact, a few rows read). Otherwise counted, stopping after
+    ``limit`` matches: counting every match of a common word costs time in proportion to the
+    portfolio, the first page does not.
     """
     facets = (f.q, f.partner, f.category, f.field, f.committee, f.listed, f.date_from, f.date_to)
+    others = (f.q, f.partner, f.category, f.committee, f.listed, f.date_from, f.date_to, f.country, f.tier, f.status)
+    if "." in f.field and not any(others):
+        # A second-level FORD code (no proposal has both "2.2" and a code below it).
+        stored = counts.stored(session, institution_id, "field")
+        return sum(n for (code, _t), n in counts.dimension(stored, "field").items()
+                   if code == f.field or code.startswith(f.field + ".")), False
     if not any(facets) and not (f.country and f.status):
-        stored = counts.stored(session, institution_id)
+        stored = counts.stored(session, institution_id, "country" if f.country else "status")
         if f.country:
             return sum(n for (country, tier), n in counts.dimension(stored, "country").items()
                        if country == f.country and (not f.tier or tier in f.tier)), False

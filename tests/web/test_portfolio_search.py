@@ -65,3 +65,40 @@ def test_search_combines_with_filters_and_pages(searchable):
     assert search.search(db.session, searchable["actor"], Filters(q="legged", country="NO")).total == 0
     rows, last, total = search.search_after(db.session, searchable["actor"], Filters(q="o"), None, 1)
     assert total == 2 and len(rows) == 1 and last is not None
+
+
+def test_german_and_english_stems_on_postgresql_porter_on_sqlite(app, factory, searchable):
+    inst = factory.institution()
+    researcher = factory.user(inst, "researcher")
+    proposal = factory.proposal(researcher, inst, submit=True, title="Kooperation der Universität Stuttgart",
+                                abstract="A study of turbulent flows.")
+    actor = factory.actor(factory.user(inst, "international_office"), inst)
+
+    def found(q: str) -> bool:
+        return [r.id for r in search.search(db.session, actor, Filters(q=q)).rows] == [proposal.id]
+
+    assert found("studies")  # English stem on both
+    assert found("universität") and not found("universitat")  # accents are significant on both
+    assert found("universitäten") == (db.engine.dialect.name == "postgresql")  # German stem: PostgreSQL only
+
+
+@pytest.mark.parametrize("query", ["", "status=fast_tracked", "status=in_review&tier=high", "country=CN",
+                                   "country=CN&tier=high", "tier=low", "field=1.5", "field=1", "q=legged"])
+def test_list_totals_from_the_stored_counts_equal_counting_the_rows(searchable, query):
+    from urllib.parse import parse_qsl
+
+    from werkzeug.datastructures import MultiDict
+
+    f = search.parse_filters(MultiDict(parse_qsl(query)))
+    page = search.search(db.session, searchable["actor"], f)
+    assert (page.total, page.total_is_lower_bound) == (len(list(search.export_rows(db.session, searchable["actor"],
+                                                                                    f))), False)
+
+
+def test_a_count_past_the_limit_is_shown_as_a_lower_bound(app, factory, searchable, monkeypatch):
+    monkeypatch.setattr(search, "COUNT_LIMIT", 1)
+    page = search.search(db.session, searchable["actor"], Filters(q="o"))
+    assert (page.total, page.total_is_lower_bound, len(page.rows)) == (1, True, 2)
+    client = app.test_client()
+    factory.login(client, searchable["actor"].user)
+    assert "more than 1 collaborations" in client.get("/portfolio/?q=o").get_data(as_text=True)
