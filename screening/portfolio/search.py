@@ -161,6 +161,7 @@ def search_terms(q: str) -> list[str]:
 
 
 def _tsquery(config: str, text: str, prefix: bool = False):
+    # The configuration as a constant in the SQL: a bound string would not resolve to a regconfig.
     function = sa.func.to_tsquery if prefix else sa.func.plainto_tsquery
     return function(sa.literal_column(f"'{config}'"), text + ":*" if prefix else text)
 
