@@ -34,13 +34,14 @@ PG_UPSERT = f"""
     ON CONFLICT ({COUNT_KEY}) DO UPDATE SET n = c.n + excluded.n;"""
 
 
-def _pg_function(name: str, branches: dict[str, str], returns: str = "NULL") -> str:
+def _pg_function(name: str, branches: dict[str, str]) -> str:
+    """A statement-level trigger function: one grouped upsert of the deltas of the firing operation."""
     body = "\n  ELSIF ".join(f"TG_OP = '{op_}' THEN {PG_UPSERT.format(delta=delta)}" for op_, delta in branches.items())
     return f"""CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
   IF {body}
   END IF;
-  RETURN {returns};
+  RETURN NULL;
 END $fn$"""
 
 
