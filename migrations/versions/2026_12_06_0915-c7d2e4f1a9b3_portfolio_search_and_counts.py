@@ -317,6 +317,8 @@ def upgrade() -> None:
         batch_op.drop_index('ix_proposal_institution_status')
         batch_op.create_index('ix_proposal_institution_status', ['institution_id', 'status', 'created_at'],
                               unique=False)
+        batch_op.create_index('ix_proposal_institution_title', ['institution_id', 'title', 'id'], unique=False)
+        batch_op.create_index('ix_proposal_institution_updated', ['institution_id', 'updated_at', 'id'], unique=False)
     postgres = op.get_bind().dialect.name == "postgresql"
     for statement in (PG_TRIGGERS + PG_SEARCH) if postgres else (SQLITE_TRIGGERS + SQLITE_SEARCH):
         op.execute(statement)
@@ -339,6 +341,8 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER {statement.split()[2]}")
         op.execute("DROP TABLE search_proposal_text")
     with op.batch_alter_table('proposal', schema=None) as batch_op:
+        batch_op.drop_index('ix_proposal_institution_updated')
+        batch_op.drop_index('ix_proposal_institution_title')
         batch_op.drop_index('ix_proposal_institution_status')
         batch_op.create_index('ix_proposal_institution_status', ['institution_id', 'status'], unique=False)
     op.drop_table('proposal_text')

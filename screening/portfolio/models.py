@@ -35,6 +35,11 @@ sa.Index("ix_proposal_institution_status", Proposal.__table__.c.institution_id, 
          Proposal.__table__.c.created_at)
 sa.Index("ix_proposal_institution_created", Proposal.__table__.c.institution_id,
          Proposal.__table__.c.created_at, Proposal.__table__.c.id)
+# Sorting by title or by last change walks these instead of sorting the whole portfolio.
+sa.Index("ix_proposal_institution_title", Proposal.__table__.c.institution_id, Proposal.__table__.c.title,
+         Proposal.__table__.c.id)
+sa.Index("ix_proposal_institution_updated", Proposal.__table__.c.institution_id, Proposal.__table__.c.updated_at,
+         Proposal.__table__.c.id)
 
 
 class ProposalPartner(SQLModel, table=True):
