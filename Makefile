@@ -1,6 +1,6 @@
 # The two commands of the README's quick start: `make run` and `make test`.
 # Both install what they need first, so they work on a fresh clone.
-.PHONY: install run test lint bench
+.PHONY: install run test lint bench bench-million
 
 install:
 	bash scripts/install.sh
@@ -14,7 +14,13 @@ test: install
 lint:
 	.venv/bin/ruff check .
 
+# The portfolio bench seeds 100,000 proposals on PostgreSQL (SCREENING_BENCH_PG_URL) and SQLite;
+# `make bench-million` is the opt-in run at 1,000,000 (PostgreSQL, about half an hour).
 bench: install
 	.venv/bin/python bench/screening_bench.py
 	.venv/bin/python bench/matching_bench.py
 	.venv/bin/python bench/import_bench.py
+	.venv/bin/python bench/portfolio_bench.py
+
+bench-million: install
+	.venv/bin/python bench/portfolio_bench.py --million

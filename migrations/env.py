@@ -16,6 +16,7 @@ import screening.proposals.models
 import screening.review.models
 import screening.sso.models  # noqa: F401
 from screening.core.database import UTCDateTime
+from screening.core.migrations import described_by_models
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -37,6 +38,7 @@ def _configure(connection) -> None:
         compare_server_default=True,
         transaction_per_migration=True,
         render_item=_render_item,
+        include_name=described_by_models,
     )
 
 

@@ -3,7 +3,7 @@ ageing of open cases, decisions, conditions and time to decision per committee."
 
 import statistics
 from collections import Counter, defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,16 +11,13 @@ from sqlmodel import Session, select
 
 from screening.accounts.service import Actor
 from screening.core.database import utcnow
-from screening.portfolio import charts
+from screening.portfolio import charts, counts
 from screening.portfolio.index import TIERS
-from screening.portfolio.models import ProposalField, ProposalPartner
 from screening.portfolio.office import require_office
 from screening.proposals import workflow
-from screening.proposals.models import Proposal, ProposalVersion
+from screening.proposals.models import ProposalVersion
 from screening.review.models import Committee, Decision, ReviewCase
 
-OPEN_STATES = (workflow.SUBMITTED, workflow.SCREENED, workflow.IN_REVIEW, workflow.INFORMATION_REQUESTED,
-               workflow.IMPORTED)
 AGEING_BUCKETS = ((30, "< 30 days"), (90, "30–90 days"), (180, "90–180 days"), (None, "> 180 days"))
 
 
@@ -40,54 +37,26 @@ def dashboard(session: Session, actor: Actor, now: datetime | None = None) -> di
 
 
 def dashboard_for(session: Session, inst: int, now: datetime | None = None) -> dict[str, Any]:
-    """One grouped query per chart; nothing but the grouped counts is loaded into Python.
-
-    Tier, status, total and the ageing of open cases come from a single pass over the
-    institution's proposals (grouped by tier, status and age bucket).
+    """The counts come from ``portfolio_count`` (kept by triggers, :mod:`screening.portfolio.counts`):
+    some hundred rows (and one per day with open cases filed) however large the portfolio.
     """
     now = now or utcnow()
-    base = [Proposal.institution_id == inst, Proposal.status != workflow.DRAFT]
-    tier = sa.func.coalesce(Proposal.tier, sa.literal_column("'pending'"))
-    limits = [days for days, _label in AGEING_BUCKETS if days is not None]
-    bucket = sa.case((Proposal.status.not_in(OPEN_STATES), sa.literal(-1)),
-                     *[(Proposal.created_at > now - timedelta(days=days), sa.literal(i))
-                       for i, days in enumerate(limits)], else_=sa.literal(len(limits))).label("age_bucket")
+    stored = counts.stored(session, inst)
     by_tier: Counter = Counter()
     by_status: Counter = Counter()
-    ageing_n: Counter = Counter()
-    grouped = (select(tier, Proposal.status, bucket, sa.func.count()).where(*base)
-               .group_by(tier, Proposal.status, sa.literal_column("age_bucket")))
-    for t, status, b, n in session.execute(grouped).all():
-        by_tier[t] += n
-        by_status[status] += n
-        if b is not None and b >= 0:
-            ageing_n[int(b)] += n
+    for (status, tier), n in counts.dimension(stored, "status").items():
+        if status != workflow.DRAFT:
+            by_tier[tier or "pending"] += n
+            by_status[status] += n
     total = sum(by_status.values())
-    # Facet rows exist only for screened proposals, never for drafts (nothing goes back to draft):
-    # the charts below read the facet tables' covering indexes and join ``proposal`` only for the tier.
-    pp = ProposalPartner
-    # (proposal, country) pairs first, then a plain count: a hash aggregate, no sort for DISTINCT.
-    pairs = select(pp.proposal_id, pp.country).where(pp.institution_id == inst).distinct().subquery()
-    country_tier = session.execute(
-        select(pairs.c.country, Proposal.tier, sa.func.count())
-        .join(Proposal, Proposal.id == pairs.c.proposal_id)
-        .where(Proposal.institution_id == inst)
-        .group_by(pairs.c.country, Proposal.tier)).all()
     per_country: dict[str, Counter] = defaultdict(Counter)
-    for country, t, n in country_tier:
-        per_country[country][t or "pending"] += n
+    for (country, tier), n in counts.dimension(stored, "country").items():
+        per_country[country][tier or "pending"] += n
     top_countries = sorted(per_country, key=lambda c: (-sum(per_country[c].values()), c))[:12]
-    by_field = session.execute(
-        select(ProposalField.code, sa.func.count())
-        .where(ProposalField.institution_id == inst)
-        .group_by(ProposalField.code).order_by(sa.func.count().desc(), ProposalField.code).limit(12)).all()
-    listed = session.execute(
-        select(pp.listed_entry, sa.func.count(sa.distinct(pp.proposal_id)))
-        .where(pp.institution_id == inst, pp.listed_entry.is_not(None))
-        .group_by(pp.listed_entry).order_by(sa.func.count(sa.distinct(pp.proposal_id)).desc(), pp.listed_entry)
-        .limit(10)).all()
-    # Ageing of open cases (by the date the proposal was filed).
-    ageing = [(label, ageing_n.get(i, 0)) for i, (_days, label) in enumerate(AGEING_BUCKETS)]
+    by_field = sorted(((code, n) for (code, _t), n in counts.dimension(stored, "field").items()),
+                      key=lambda kv: (-kv[1], kv[0]))[:12]
+    listed = sorted(((entry, n) for (entry, _t), n in counts.dimension(stored, "listed").items()),
+                    key=lambda kv: (-kv[1], kv[0]))[:10]
     decisions, conditions, durations = _decisions(session, inst)
     return {
         "total": total,
@@ -98,13 +67,24 @@ def dashboard_for(session: Session, inst: int, now: datetime | None = None) -> d
         "countries": top_countries,
         "country_tiers": [(t, [per_country[c].get(t, 0) for c in top_countries]) for t in TIERS],
         "by_country": [(c, sum(per_country[c].values())) for c in top_countries],
-        "by_field": [(code, n) for code, n in by_field],
-        "listed_partners": [(name, n) for name, n in listed],
-        "ageing": ageing,
+        "by_field": by_field,
+        "listed_partners": listed,
+        "ageing": _ageing(stored, now),
         "decisions": decisions,
         "conditions": conditions,
         "durations": durations,
     }
+
+
+def _ageing(stored: dict[counts.Key, int], now: datetime) -> list[tuple[str, int]]:
+    """Open cases by the day the proposal was filed (UTC), from the ``opened`` counts."""
+    limits = [days for days, _label in AGEING_BUCKETS if days is not None]
+    per_bucket: Counter = Counter()
+    today = now.astimezone(UTC).date()
+    for (day, _tier), n in counts.dimension(stored, "opened").items():
+        age = (today - date.fromisoformat(day)).days
+        per_bucket[next((i for i, days in enumerate(limits) if age < days), len(limits))] += n
+    return [(label, per_bucket.get(i, 0)) for i, (_days, label) in enumerate(AGEING_BUCKETS)]
 
 
 def _decisions(session: Session, inst: int):

@@ -1,9 +1,11 @@
 """The portfolio's search facets, written whenever a proposal is screened.
 
 Submission (``proposals.signals.screened``), import and re-screen call :func:`index_screening`,
-which rewrites the proposal's rows in ``proposal_partner``, ``proposal_field``, ``proposal_flag``
-and ``proposal_screening``. Filters and aggregates read only those tables and indexed columns of
-``proposal``, never JSON.
+which rewrites the proposal's rows in ``proposal_partner``, ``proposal_field``, ``proposal_flag``,
+``proposal_text`` (the words free-text search finds) and ``proposal_screening``. Filters and
+aggregates read only those tables and indexed columns of ``proposal``, never JSON. Database
+triggers keep ``portfolio_count`` and the full-text index in step with these writes
+(:mod:`screening.portfolio.counts`), so they may be written row by row, in batches or by COPY.
 """
 
 from typing import Any
@@ -13,7 +15,7 @@ from sqlmodel import Session, select
 
 from screening.core import bulk
 from screening.core.database import utcnow
-from screening.portfolio.models import ProposalField, ProposalFlag, ProposalPartner, ProposalScreening
+from screening.portfolio.models import ProposalField, ProposalFlag, ProposalPartner, ProposalScreening, ProposalText
 from screening.proposals import signals as proposal_signals
 from screening.proposals.models import Proposal, ProposalVersion
 from screening.review import cases
@@ -68,12 +70,12 @@ def index_screening(session: Session, proposal: Proposal, data: dict[str, Any], 
     summary = summarise(result)
     pid, inst = proposal.id, proposal.institution_id
     if batch is not None:
-        _facet_rows(batch, pid, inst, data, summary)
+        _facet_rows(batch, pid, inst, data, summary, proposal.title)
         batch.setdefault(ProposalScreening, []).append(
             {"proposal_id": pid, **_screening_values(inst, version_number, result, summary, cause)})
         return summary
     if facets:
-        for model in (ProposalPartner, ProposalField, ProposalFlag):
+        for model in (ProposalPartner, ProposalField, ProposalFlag, ProposalText):
             session.execute(sa.delete(model).where(model.proposal_id == pid))
         partners = [{"proposal_id": pid, "institution_id": inst, "position": i,
                      "name": str(p.get("name") or "")[:300], "country": str(p.get("country") or "")[:2],
@@ -83,7 +85,9 @@ def index_screening(session: Session, proposal: Proposal, data: dict[str, Any], 
                   for c in dict.fromkeys(data.get("research_fields") or [])]
         flags = [{"proposal_id": pid, "institution_id": inst, "category": cat[:32], "max_severity": sev,
                   "count": n} for cat, (sev, n) in summary["categories"].items()]
-        for model, rows in ((ProposalPartner, partners), (ProposalField, fields), (ProposalFlag, flags)):
+        text = [text_row(pid, inst, proposal.title, data)]
+        for model, rows in ((ProposalPartner, partners), (ProposalField, fields), (ProposalFlag, flags),
+                            (ProposalText, text)):
             if rows:
                 session.execute(sa.insert(model), rows)
     row = session.get(ProposalScreening, pid)
@@ -105,7 +109,17 @@ def _screening_values(inst: int, version_number: int, result: dict, summary: dic
             "ruleset_hash": result.get("ruleset_hash"), "cause": cause[:300]}
 
 
-def _facet_rows(batch: dict, pid: int, inst: int, data: dict, summary: dict) -> None:
+def text_row(pid: int, inst: int, title: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The ``proposal_text`` row: title, partner names (also in their own script), keywords, abstract."""
+    words = [title]
+    for partner in data.get("partners") or []:
+        words += [str(partner.get("name") or ""), str(partner.get("name_local") or "")]
+    words += [str(k) for k in data.get("keywords") or []]
+    words.append(str(data.get("abstract") or ""))
+    return {"proposal_id": pid, "institution_id": inst, "body": " ".join(w for w in words if w)}
+
+
+def _facet_rows(batch: dict, pid: int, inst: int, data: dict, summary: dict, title: str) -> None:
     batch.setdefault(ProposalPartner, []).extend(
         {"proposal_id": pid, "institution_id": inst, "position": i, "name": str(p.get("name") or "")[:300],
          "country": str(p.get("country") or "")[:2], "listed_entry": summary["listed"].get(i)}
@@ -116,10 +130,11 @@ def _facet_rows(batch: dict, pid: int, inst: int, data: dict, summary: dict) -> 
     batch.setdefault(ProposalFlag, []).extend(
         {"proposal_id": pid, "institution_id": inst, "category": cat[:32], "max_severity": sev, "count": n}
         for cat, (sev, n) in summary["categories"].items())
+    batch.setdefault(ProposalText, []).append(text_row(pid, inst, title, data))
 
 
 def flush_batch(session: Session, batch: dict[Any, list]) -> None:
-    for model in (ProposalPartner, ProposalField, ProposalFlag, ProposalScreening):
+    for model in (ProposalPartner, ProposalField, ProposalFlag, ProposalText, ProposalScreening):
         bulk.insert_rows(session, model, batch.pop(model, []))
 
 

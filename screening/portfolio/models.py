@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Field, SQLModel
 
 from screening.core.database import UTCDateTime, utcnow
@@ -29,9 +30,16 @@ def _fk(target: str, nullable: bool = False, index: bool = True, ondelete: str |
 
 # Portfolio filters and sorting on the proposal table itself.
 sa.Index("ix_proposal_institution_tier", Proposal.__table__.c.institution_id, Proposal.__table__.c.tier)
-sa.Index("ix_proposal_institution_status", Proposal.__table__.c.institution_id, Proposal.__table__.c.status)
+# (institution, status, created_at): the dashboard's ageing of open cases reads only this index.
+sa.Index("ix_proposal_institution_status", Proposal.__table__.c.institution_id, Proposal.__table__.c.status,
+         Proposal.__table__.c.created_at)
 sa.Index("ix_proposal_institution_created", Proposal.__table__.c.institution_id,
          Proposal.__table__.c.created_at, Proposal.__table__.c.id)
+# Sorting by title or by last change walks these instead of sorting the whole portfolio.
+sa.Index("ix_proposal_institution_title", Proposal.__table__.c.institution_id, Proposal.__table__.c.title,
+         Proposal.__table__.c.id)
+sa.Index("ix_proposal_institution_updated", Proposal.__table__.c.institution_id, Proposal.__table__.c.updated_at,
+         Proposal.__table__.c.id)
 
 
 class ProposalPartner(SQLModel, table=True):
@@ -82,6 +90,44 @@ class ProposalFlag(SQLModel, table=True):
     category: str = Field(sa_column=sa.Column(sa.String(32), nullable=False))
     max_severity: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
     count: int = Field(default=1, nullable=False)
+
+
+class ProposalText(SQLModel, table=True):
+    """The words a free-text search finds a proposal by: title, partner names, keywords and abstract.
+
+    Written with the facets. The full-text index is dialect-specific and made by the migration:
+    on PostgreSQL a trigger fills ``words`` (the 'simple', English and German text-search vectors
+    of ``body``) and a GIN index covers it; on SQLite ``words`` stays empty and an FTS5 table
+    (``search_proposal_text``) kept in step by triggers indexes ``body``.
+    """
+
+    __tablename__ = "proposal_text"
+
+    proposal_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("proposal.id", ondelete="CASCADE"),
+                                                 primary_key=True))
+    institution_id: int = Field(sa_column=_fk("institution.id", index=False))
+    body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    words: str | None = Field(default=None, sa_column=sa.Column(
+        sa.Text().with_variant(postgresql.TSVECTOR(), "postgresql"), nullable=True))
+
+
+class PortfolioCount(SQLModel, table=True):
+    """Pre-computed dashboard counts of one institution, kept by database triggers.
+
+    ``dimension`` ``status``: proposals per (status, tier) (drafts included; tier ``""`` until
+    screened); ``country``: proposals per (partner country, tier), a proposal once per country;
+    ``listed``: proposals per matched list entry; ``field``: proposals per FORD code. The triggers
+    (:mod:`screening.portfolio.counts`) update these rows in the transaction that changes
+    ``proposal``, ``proposal_partner`` or ``proposal_field``, however the change is written.
+    """
+
+    __tablename__ = "portfolio_count"
+
+    institution_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("institution.id"), primary_key=True))
+    dimension: str = Field(sa_column=sa.Column(sa.String(16), primary_key=True))
+    key: str = Field(sa_column=sa.Column(sa.String(300), primary_key=True))
+    tier: str = Field(sa_column=sa.Column(sa.String(16), primary_key=True))
+    n: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
 
 
 class ProposalScreening(SQLModel, table=True):

@@ -3,6 +3,7 @@
 Plain functions taking a session and the acting :class:`Actor`; they read only.
 """
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -15,8 +16,9 @@ from screening.accounts.service import Actor
 from screening.core.countries import ISO_CODES
 from screening.core.errors import ValidationFailed
 from screening.core.i18n import CATEGORY_ORDER
+from screening.portfolio import counts
 from screening.portfolio.index import TIERS
-from screening.portfolio.models import ProposalField, ProposalFlag, ProposalPartner
+from screening.portfolio.models import ProposalField, ProposalFlag, ProposalPartner, ProposalText
 from screening.portfolio.office import require_office
 from screening.proposals import workflow
 from screening.proposals.models import Proposal
@@ -34,6 +36,8 @@ SORTS = {
 FILTER_KEYS = ("q", "country", "partner", "tier", "status", "category", "field", "committee", "listed",
                "date_from", "date_to", "sort")
 PER_PAGE = 50
+# The list counts at most this many matches of a filter the stored counts cannot answer.
+COUNT_LIMIT = 1_000
 
 
 @dataclass
@@ -146,8 +150,70 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _filtered(institution_id: int, f: Filters):
-    """WHERE conditions on ``proposal`` for the filters (EXISTS on the facet tables)."""
+# A search term is a run of letters and digits (any script); at most this many count.
+_TERM = re.compile(r"[^\W_]+")
+MAX_TERMS = 8
+
+
+def search_terms(q: str) -> list[str]:
+    """The words of a free-text query, lower-cased, without repeats."""
+    return list(dict.fromkeys(t.lower() for t in _TERM.findall(q)))[:MAX_TERMS]
+
+
+def _tsquery(config: str, text: str, prefix: bool = False):
+    # The configuration as a constant in the SQL: a bound string would not resolve to a regconfig.
+    function = sa.func.to_tsquery if prefix else sa.func.plainto_tsquery
+    return function(sa.literal_column(f"'{config}'"), text + ":*" if prefix else text)
+
+
+def _text_match(dialect: str, terms: list[str]):
+    """Condition on ``proposal_text``: the title, partners, keywords or abstract contain every term,
+    as a word or the start of one; on PostgreSQL also by its English or German stem, on SQLite by
+    its Porter stem."""
+    if dialect == "postgresql":
+        query = None
+        for term in terms:
+            either = (_tsquery("simple", term, prefix=True).op("||")(_tsquery("english", term))
+                      .op("||")(_tsquery("german", term)))
+            query = either if query is None else query.op("&&")(either)
+        return ProposalText.words.op("@@")(query)
+    fts = sa.table("search_proposal_text", sa.column("rowid"))
+    return ProposalText.proposal_id.in_(select(fts.c.rowid).where(sa.text("search_proposal_text MATCH :words")
+                                                                  .bindparams(words=" AND ".join(f'"{term}"*'
+                                                                                                 for term in terms))))
+
+
+# How the list finds the proposals matching a free-text query. A word in at least 1 % of the newest
+# proposals (20 of a sample of 2,000) is common: walking the newest proposals meets a page of
+# matches soon, while the full-text index would have to list them all. A rarer word is looked up in
+# the full-text index: up to 5,000 ids are sorted directly. (The planner's own guess of a word's
+# frequency is poor, in both directions: 20 s at 1,000,000 proposals for a rare word walked.)
+TEXT_SAMPLE, TEXT_COMMON_IN_SAMPLE, TEXT_IDS_LIMIT = 2_000, 20, 5_000
+
+
+def _text_ids(session: Session, institution_id: int, terms: list[str]) -> list[int] | None:
+    """Ids of the institution's proposals whose text matches, or None for a common query."""
+    dialect = _dialect(session)
+    newest = (select(Proposal.id).where(Proposal.institution_id == institution_id, Proposal.status != workflow.DRAFT)
+              .order_by(Proposal.created_at.desc(), Proposal.id.desc()).limit(TEXT_SAMPLE).subquery())
+    in_sample = session.execute(select(sa.func.count()).select_from(newest).join(
+        ProposalText, ProposalText.proposal_id == newest.c.id).where(_text_match(dialect, terms))).scalar_one()
+    if in_sample >= TEXT_COMMON_IN_SAMPLE:
+        return None
+    postgres = dialect == "postgresql"
+    if postgres:  # a rare word: the GIN index, whatever the planner guesses
+        session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    ids = session.execute(select(ProposalText.proposal_id).where(
+        ProposalText.institution_id == institution_id, _text_match(dialect, terms))
+        .limit(TEXT_IDS_LIMIT + 1)).scalars().all()
+    if postgres:
+        session.execute(sa.text("SET LOCAL enable_seqscan = on"))
+    return None if len(ids) > TEXT_IDS_LIMIT else list(ids)
+
+
+def _filtered(session: Session, institution_id: int, f: Filters) -> tuple[list[Any], bool]:
+    """WHERE conditions on ``proposal`` for the filters (EXISTS on the facet tables), and whether
+    the free text is common (see :func:`_text_ids`)."""
     conds: list[Any] = [Proposal.institution_id == institution_id]
     if f.tier:
         conds.append(Proposal.tier.in_(f.tier))
@@ -184,10 +250,51 @@ def _filtered(institution_id: int, f: Filters):
                                        ReviewCase.committee_id == f.committee,
                                        ReviewCase.institution_id == institution_id))
     if f.q:
-        pattern = _like(f.q)
-        conds.append(sa.or_(Proposal.title.ilike(pattern, escape="\\"),
-                            partner_exists(pp.name.ilike(pattern, escape="\\"))))
-    return conds
+        terms = search_terms(f.q)
+        ids = _text_ids(session, institution_id, terms) if terms else []
+        if ids is None:
+            conds.append(Proposal.id.in_(select(ProposalText.proposal_id).where(
+                _text_match(_dialect(session), terms))))
+            return conds, True
+        # A query of punctuation only finds nothing rather than everything.
+        conds.append(Proposal.id.in_(ids) if ids else sa.false())
+    return conds, False
+
+
+def _total(session: Session, institution_id: int, f: Filters, conds, limit: int | None = None) -> tuple[int, bool]:
+    """How many proposals match, and whether that is only a lower bound.
+
+    From ``portfolio_count`` when only tier, status and one country filter are set, or only a
+    second-level research field (exact, a few rows read). Otherwise counted, stopping after
+    ``limit`` matches: counting every match of a common word costs time in proportion to the
+    portfolio, the first page does not.
+    """
+    facets = (f.q, f.partner, f.category, f.field, f.committee, f.listed, f.date_from, f.date_to)
+    others = (f.q, f.partner, f.category, f.committee, f.listed, f.date_from, f.date_to, f.country, f.tier, f.status)
+    if "." in f.field and not any(others):
+        # A second-level FORD code (no proposal has both "2.2" and a code below it).
+        stored = counts.stored(session, institution_id, "field")
+        return sum(n for (code, _t), n in counts.dimension(stored, "field").items()
+                   if code == f.field or code.startswith(f.field + ".")), False
+    if not any(facets) and not (f.country and f.status):
+        stored = counts.stored(session, institution_id, "country" if f.country else "status")
+        if f.country:
+            return sum(n for (country, tier), n in counts.dimension(stored, "country").items()
+                       if country == f.country and (not f.tier or tier in f.tier)), False
+        return sum(n for (status, tier), n in counts.dimension(stored, "status").items()
+                   if (status in f.status if f.status else status != workflow.DRAFT)
+                   and (not f.tier or tier in f.tier)), False
+    matches = select(Proposal.id).where(*conds)
+    if limit is not None:
+        matches = matches.limit(limit + 1)
+    total = session.execute(select(sa.func.count()).select_from(matches.subquery())).scalar_one()
+    if limit is not None and total > limit:
+        return limit, True
+    return total, False
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
 
 
 @dataclass
@@ -207,6 +314,7 @@ class PortfolioPage:
     page: int
     per_page: int
     total: int
+    total_is_lower_bound: bool = False  # more than ``total`` match (see :data:`COUNT_LIMIT`)
 
     @property
     def pages(self) -> int:
@@ -217,11 +325,14 @@ def search(session: Session, actor: Actor, f: Filters, page: int = 1, per_page: 
     """One page of the institution's proposals (offset pagination, at most 2,000 pages)."""
     require_office(actor)
     page = max(1, min(page, 2000))
-    conds = _filtered(actor.institution_id, f)
-    total = session.execute(select(sa.func.count()).select_from(Proposal).where(*conds)).scalar_one()
+    conds, common_words = _filtered(session, actor.institution_id, f)
+    if common_words and Filters(q=f.q, sort=f.sort).query_args() == f.query_args():
+        total, more = COUNT_LIMIT, True  # only drafts lack texts: more than the limit match
+    else:
+        total, more = _total(session, actor.institution_id, f, conds, COUNT_LIMIT)
     stmt = (select(Proposal.id, Proposal.title, Proposal.status, Proposal.tier, Proposal.created_at)
             .where(*conds).order_by(*SORTS[f.sort]).offset((page - 1) * per_page).limit(per_page))
-    return PortfolioPage(_rows(session, session.execute(stmt).all()), page, per_page, total)
+    return PortfolioPage(_rows(session, session.execute(stmt).all()), page, per_page, total, more)
 
 
 def _rows(session: Session, base) -> list[PortfolioRow]:
@@ -265,8 +376,8 @@ def search_after(session: Session, actor: Actor, f: Filters, after: list | None,
     """
     require_office(actor)
     keys = KEYSETS[f.sort]
-    conds = _filtered(actor.institution_id, f)
-    total = session.execute(select(sa.func.count()).select_from(Proposal).where(*conds)).scalar_one()
+    conds, _common_words = _filtered(session, actor.institution_id, f)
+    total, _more = _total(session, actor.institution_id, f, conds)
     if after is not None:
         if len(after) != len(keys):
             raise ValidationFailed({"cursor": "invalid cursor"})
@@ -293,7 +404,7 @@ EXPORT_COLUMNS = ("id", "title", "status", "tier", "created_at", "partners", "pa
 def export_rows(session: Session, actor: Actor, f: Filters, batch: int = 1000):
     """Every row of the filtered view, for CSV/XLSX (yields in batches: memory stays bounded)."""
     require_office(actor)
-    conds = _filtered(actor.institution_id, f)
+    conds, _common_words = _filtered(session, actor.institution_id, f)
     order = SORTS[f.sort]
     offset = 0
     while True:

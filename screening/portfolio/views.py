@@ -17,7 +17,7 @@ from screening.accounts.access import roles_required
 from screening.core import outbox
 from screening.core.errors import NotFound, ValidationFailed
 from screening.core.extensions import db
-from screening.core.i18n import current_language
+from screening.core.i18n import CATEGORY_LABELS, STATUS_LABELS, TIER_LABELS, current_language
 from screening.portfolio import (
     aggregates,
     exports,
@@ -73,7 +73,10 @@ def portfolio():
     page = search.search(db.session, g.actor, filters, _page_arg())
     query = filters.query_args()
     saved_link = url_for(".portfolio", _external=True) + ("?" + _urlencode(query) if query else "")
-    return render_template("portfolio/portfolio.html", page=page, filters=filters, query=query,
+    # The labels translated once for the page, not once per row (50 rows: 200 look-ups saved).
+    labels = {name: {key: str(label) for key, label in table.items()} for name, table in (
+        ("TIER_LABELS", TIER_LABELS), ("STATUS_LABELS", STATUS_LABELS), ("CATEGORY_LABELS", CATEGORY_LABELS))}
+    return render_template("portfolio/portfolio.html", page=page, filters=filters, query=query, **labels,
                            saved_link=saved_link, choices=search.filter_choices(db.session, g.actor),
                            tiers=index.TIERS, statuses=[s for s in _statuses()],
                            page_url=lambda n: url_for(".portfolio", **_multi([*query, ("page", str(n))])),

@@ -6,13 +6,14 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import screening.proposals.models  # noqa: F401
-from screening.core.migrations import MIGRATIONS_DIR
+from screening.core.migrations import MIGRATIONS_DIR, described_by_models
 
 
 def test_models_and_migrations_agree(app, database_url):
     engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True,
+                                                      "include_name": described_by_models})
         diff = compare_metadata(ctx, SQLModel.metadata)
     engine.dispose()
     assert diff == []

@@ -1,0 +1,94 @@
+"""The dashboard's pre-computed counts (``portfolio_count``): reading them, and recounting them.
+
+Database triggers made by the migration keep the rows up to date in the transaction that changes
+``proposal`` (status, tier), ``proposal_partner`` or ``proposal_field``, whichever code path
+writes them (ORM, multi-row INSERT, COPY, cascading deletes). A dashboard therefore reads a few
+hundred rows instead of grouping the whole portfolio. :func:`recount` rebuilds them from the
+base tables (``screening portfolio recount``), and :func:`recounted` is what a recount would
+write, so a test can compare the two after any sequence of changes.
+
+Dimensions (``dimension``, ``key``, ``tier``):
+
+- ``status``: proposals per status and tier (drafts included; tier ``""`` until screened);
+- ``country``: proposals per partner country and tier, each proposal once per country;
+- ``listed``: proposals per matched list entry (tier ``""``);
+- ``field``: proposals per OECD FORD code (tier ``""``);
+- ``opened``: open proposals (:data:`OPEN_STATES`) per day filed, ``YYYY-MM-DD`` in UTC (tier ``""``),
+  for the ageing of open cases.
+"""
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from screening.portfolio.models import PortfolioCount, ProposalField, ProposalPartner
+from screening.proposals import workflow
+from screening.proposals.models import Proposal
+
+Key = tuple[int, str, str, str]  # (institution, dimension, key, tier)
+# The states in which a case waits for someone (the migration's triggers name the same states).
+OPEN_STATES = (workflow.SUBMITTED, workflow.SCREENED, workflow.IN_REVIEW, workflow.INFORMATION_REQUESTED,
+               workflow.IMPORTED)
+
+
+def stored(session: Session, institution_id: int | None = None, only: str | None = None) -> dict[Key, int]:
+    """The non-zero counts as the triggers left them (``only``: of that dimension)."""
+    stmt = select(PortfolioCount.institution_id, PortfolioCount.dimension, PortfolioCount.key,
+                  PortfolioCount.tier, PortfolioCount.n).where(PortfolioCount.n != 0)
+    if institution_id is not None:
+        stmt = stmt.where(PortfolioCount.institution_id == institution_id)
+    if only is not None:
+        stmt = stmt.where(PortfolioCount.dimension == only)
+    return {(i, d, k, t): n for i, d, k, t, n in session.execute(stmt)}
+
+
+def recounted(session: Session, institution_id: int | None = None) -> dict[Key, int]:
+    """The counts grouped afresh from ``proposal`` and its facet tables (a full scan)."""
+    def only(column):
+        return [] if institution_id is None else [column == institution_id]
+
+    tier = sa.func.coalesce(Proposal.tier, sa.literal_column("''"))
+    if session.get_bind().dialect.name == "postgresql":
+        day = sa.func.to_char(sa.func.timezone("UTC", Proposal.created_at), sa.literal_column("'YYYY-MM-DD'"))
+    else:
+        day = sa.func.substr(Proposal.created_at, sa.literal_column("1"), sa.literal_column("10"))
+    pairs = (select(ProposalPartner.proposal_id, ProposalPartner.country).distinct()
+             .where(*only(ProposalPartner.institution_id)).subquery())
+    pp = ProposalPartner
+    queries = [
+        select(Proposal.institution_id, sa.literal("status"), Proposal.status, tier, sa.func.count())
+        .where(*only(Proposal.institution_id)).group_by(Proposal.institution_id, Proposal.status, tier),
+        select(Proposal.institution_id, sa.literal("opened"), day, sa.literal(""), sa.func.count())
+        .where(Proposal.status.in_(OPEN_STATES), *only(Proposal.institution_id)).group_by(Proposal.institution_id, day),
+        select(Proposal.institution_id, sa.literal("country"), pairs.c.country, tier, sa.func.count())
+        .join(Proposal, Proposal.id == pairs.c.proposal_id).group_by(Proposal.institution_id, pairs.c.country, tier),
+        select(pp.institution_id, sa.literal("listed"), pp.listed_entry, sa.literal(""),
+               sa.func.count(sa.distinct(pp.proposal_id)))
+        .where(pp.listed_entry.is_not(None), *only(pp.institution_id)).group_by(pp.institution_id, pp.listed_entry),
+        select(ProposalField.institution_id, sa.literal("field"), ProposalField.code, sa.literal(""), sa.func.count())
+        .where(*only(ProposalField.institution_id)).group_by(ProposalField.institution_id, ProposalField.code),
+    ]
+    return {(i, d, k, t): n for query in queries for i, d, k, t, n in session.execute(query)}
+
+
+def recount(session: Session, institution_id: int | None = None) -> int:
+    """Rebuild the counts (of one institution, or all); returns the number of rows written.
+
+    On PostgreSQL the base tables are locked against writers (readers go on) until the caller
+    commits, so no change slips between the count and the rewrite.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("LOCK TABLE proposal, proposal_partner, proposal_field IN SHARE MODE"))
+    delete = sa.delete(PortfolioCount)
+    if institution_id is not None:
+        delete = delete.where(PortfolioCount.institution_id == institution_id)
+    session.execute(delete)  # first: on SQLite this takes the write lock before the counts are read
+    rows = [{"institution_id": i, "dimension": d, "key": k, "tier": t, "n": n}
+            for (i, d, k, t), n in recounted(session, institution_id).items()]
+    if rows:
+        session.execute(sa.insert(PortfolioCount), rows)
+    return len(rows)
+
+
+def dimension(counts: dict[Key, int], name: str) -> dict[tuple[str, str], int]:
+    """One dimension of :func:`stored` as ``{(key, tier): n}``."""
+    return {(k, t): n for (_i, d, k, t), n in counts.items() if d == name}

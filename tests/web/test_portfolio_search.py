@@ -1,0 +1,105 @@
+"""Free-text search of the portfolio: words and word starts in titles, partners, keywords and
+abstracts, through the full-text index of the database (PostgreSQL GIN, SQLite FTS5)."""
+
+import pytest
+
+from screening.core.extensions import db
+from screening.portfolio import search
+from screening.portfolio.search import Filters
+
+from .test_portfolio import HIT, OSLO
+
+
+@pytest.fixture
+def searchable(factory):
+    inst, other = factory.institution(), factory.institution()
+    researcher = factory.user(inst, "researcher")
+    titles = {
+        "robots": factory.proposal(researcher, inst, submit=True, title="Legged robots for rough terrain",
+                                   partners=[{**HIT, "name_local": "哈尔滨工业大学"}], keywords=["locomotion"]),
+        "fjord": factory.proposal(researcher, inst, submit=True, title="Fjord sediments", partners=[OSLO],
+                                  abstract="Sampling cores from glacial fjords along the Norwegian coast."),
+        "draft": factory.proposal(researcher, inst, title="Legged draft robots"),
+    }
+    factory.proposal(factory.user(other, "researcher"), other, submit=True, title="Legged robots of another house",
+                     partners=[HIT])
+    return {"actor": factory.actor(factory.user(inst, "international_office"), inst), "ids": {
+        name: p.id for name, p in titles.items()}}
+
+
+def _found(world, q: str) -> set[str]:
+    page = search.search(db.session, world["actor"], Filters(q=q))
+    names = {pid: name for name, pid in world["ids"].items()}
+    assert page.total == len(page.rows)
+    return {names.get(row.id, "elsewhere") for row in page.rows}
+
+
+@pytest.mark.parametrize(("q", "expected"), [
+    ("legged", {"robots"}),                    # title word; the draft and the other institution stay out
+    ("LEG", {"robots"}),                       # a word start, any case
+    ("robot", {"robots"}),                     # stem (and word start)
+    ("harbin technology", {"robots"}),         # partner name, every word must match
+    ("哈尔滨", {"robots"}),                      # partner name in its own script, from its start
+    ("locomotion", {"robots"}),                # keyword
+    ("glacial", {"fjord"}),                    # abstract
+    ("fjord", {"fjord"}),                      # "fjords" in the abstract, "Fjord" in the title
+    ("oslo sediments", {"fjord"}),
+    ("legged sediments", set()),               # no proposal has both
+    ("fjord-sediments", {"fjord"}),            # punctuation separates words
+    ("", {"robots", "fjord"}),                 # blank: no text filter
+    ("'\" OR 1=1 -- *", set()),                # query syntax of neither database leaks through
+    ("%%", set()),                             # only punctuation finds nothing
+])
+def test_free_text_search_finds_by_word_and_word_start(searchable, q, expected):
+    assert _found(searchable, q) == expected
+
+
+def test_search_terms_are_words_without_repeats():
+    assert search.search_terms("Fjord fjord, sediments; 2.2 x_y") == ["fjord", "sediments", "2", "x", "y"]
+    assert len(search.search_terms(" ".join(f"w{n}" for n in range(20)))) == search.MAX_TERMS
+
+
+def test_search_combines_with_filters_and_pages(searchable):
+    page = search.search(db.session, searchable["actor"], Filters(q="legged", country="CN"))
+    assert [row.id for row in page.rows] == [searchable["ids"]["robots"]]
+    assert search.search(db.session, searchable["actor"], Filters(q="legged", country="NO")).total == 0
+    rows, last, total = search.search_after(db.session, searchable["actor"], Filters(q="o"), None, 1)
+    assert total == 2 and len(rows) == 1 and last is not None
+
+
+def test_german_and_english_stems_on_postgresql_porter_on_sqlite(app, factory, searchable):
+    inst = factory.institution()
+    researcher = factory.user(inst, "researcher")
+    proposal = factory.proposal(researcher, inst, submit=True, title="Kooperation der Universität Stuttgart",
+                                abstract="A study of turbulent flows.")
+    actor = factory.actor(factory.user(inst, "international_office"), inst)
+
+    def found(q: str) -> bool:
+        return [r.id for r in search.search(db.session, actor, Filters(q=q)).rows] == [proposal.id]
+
+    postgres = db.engine.dialect.name == "postgresql"
+    assert found("studies") and found("universität")  # English stem, and the word as written, on both
+    assert found("universitäten") == postgres  # the German stem is PostgreSQL's only ...
+    assert found("universitat") == postgres  # ... and it folds the umlaut
+
+
+@pytest.mark.parametrize("query", ["", "status=fast_tracked", "status=in_review&tier=high", "country=CN",
+                                   "country=CN&tier=high", "tier=low", "field=1.5", "field=1", "q=legged"])
+def test_list_totals_from_the_stored_counts_equal_counting_the_rows(searchable, query):
+    from urllib.parse import parse_qsl
+
+    from werkzeug.datastructures import MultiDict
+
+    f = search.parse_filters(MultiDict(parse_qsl(query)))
+    page = search.search(db.session, searchable["actor"], f)
+    assert (page.total, page.total_is_lower_bound) == (len(list(search.export_rows(db.session, searchable["actor"],
+                                                                                    f))), False)
+
+
+def test_a_count_past_the_limit_is_shown_as_a_lower_bound(app, factory, searchable, monkeypatch):
+    monkeypatch.setattr(search, "COUNT_LIMIT", 1)
+    page = search.search(db.session, searchable["actor"], Filters(q="o"))
+    assert (page.total, page.total_is_lower_bound, len(page.rows)) == (1, True, 2)
+    client = app.test_client()
+    factory.login(client, searchable["actor"].user)
+    assert "more than 1 collaborations" in client.get("/portfolio/?q=o").get_data(as_text=True)
