@@ -70,5 +70,5 @@ def notify_case(session: Session, event: str, proposal: Proposal, case: ReviewCa
     institution = session.get(Institution, case.institution_id)
     ids = {"proposal_id": proposal.id} if EVENTS[event].audience == "researcher" \
         else {"case_id": case.id}
-    notify(session, event, recipients=to, path=path,
+    notify(session, event, recipients=to, path=path, institution_id=case.institution_id,
            context={**ids, "proposal_title": proposal.title, "institution_name": institution.name, **context})
