@@ -2,6 +2,9 @@
 
 OWNER = "owner"
 OTHER_RESEARCHER = "researcher (not owner)"
+# A committee member of inst A who declared a conflict of interest on every case of the world
+# (authz/review.py): expected like "committee_member" unless an entry says otherwise with recused().
+RECUSED = "recused member"
 READERS = {"committee_member", "committee_chair", "international_office", "institution_admin"}
 
 
@@ -25,6 +28,20 @@ def expect_object_change(actor, same_inst, ok):
 
 def expect_researcher_page(actor, same_inst, ok=200):
     return ok if actor in ("researcher", OWNER, OTHER_RESEARCHER) else 403
+
+
+def recused(expectation, status: int):
+    """``expectation``, but the recused member gets ``status``."""
+    expectation.for_recused = status
+    return expectation
+
+
+def expected_status(expectation, method: str, actor: str, same_inst: bool) -> int:
+    if expectation == "any":
+        return 200 if method == "GET" else 302
+    if actor == RECUSED:
+        return getattr(expectation, "for_recused", None) or expectation("committee_member", same_inst)
+    return expectation(actor, same_inst)
 
 
 # endpoint -> (method, url builder(ids), expectation(actor, same_institution) or "public"/"any")
