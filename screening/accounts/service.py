@@ -235,14 +235,17 @@ def set_password(session: Session, actor: User | None, user: User, new: str, ins
                  institution_id or home_institution_id(session, user), {})
 
 
-def set_active(session: Session, actor: User | None, user: User, active: bool) -> None:
+def set_active(session: Session, actor: User | None, user: User, active: bool, institution_id: int | None = None
+               ) -> None:
+    """Enable or disable an account (disabling ends its sessions); audited in ``institution_id`` (the acting
+    administrator's institution; default: the user's first institution)."""
     user.is_active = active
     session.add(user)
     if not active:
         end_all_sessions(session, user)
     session.flush()
     audit.record(session, actor, "user.enabled" if active else "user.disabled", "user", user.id,
-                 home_institution_id(session, user), {})
+                 institution_id or home_institution_id(session, user), {})
 
 
 def get_user_by_email(session: Session, email: str) -> User:

@@ -73,14 +73,14 @@ SPEC = {
     "api.create_proposal": ("POST", lambda ids: "/api/v1/proposals",
                             Token(_researchers(201), minimal_proposal(title="Made through the API"))),
     "api.get_proposal": ("GET", lambda ids: f"/api/v1/proposals/{ids['api_submitted']}",
-                         Token(expect_object_read)),
+                         recused(Token(expect_object_read), 404)),
     "api.update_proposal": ("PUT", lambda ids: f"/api/v1/proposals/{ids['api_draft']}",
                             Token(lambda a, s: expect_object_change(a, s, 200),
                                   minimal_proposal(title="Changed through the API"))),
     "api.submit_proposal": ("POST", lambda ids: f"/api/v1/proposals/{ids['api_draft']}/submit",
                             Token(lambda a, s: expect_object_change(a, s, 201))),
     "api.get_version": ("GET", lambda ids: f"/api/v1/proposals/{ids['api_submitted']}/versions/1",
-                        Token(expect_object_read)),
+                        recused(Token(expect_object_read), 404)),
     # Committee cases (ids["case"]: inst A's case in review, made by authz/review.py). Committee
     # people of inst A reach it, those of inst B get 404, everybody else 403. Bodies are chosen so
     # that access is decided first and nothing changes: an unknown field (422), no If-Match (428).
