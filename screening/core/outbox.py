@@ -142,15 +142,18 @@ def _attempt(message_id: int) -> tuple[str, BaseException | None]:
         error = f"{type(exc).__name__}: {exc}"[:2000]
         attempts = session.scalar(select(OutboxMessage.attempts).where(OutboxMessage.id == message_id)) + 1
         final = attempts > MAX_RETRIES or isinstance(exc, PermanentFailure)
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == message_id)
-            .values(attempts=attempts, last_error=error, status=FAILED if final else PENDING, published_at=utcnow())
-        )
+        outcome = update(OutboxMessage).where(OutboxMessage.id == message_id).values(
+            attempts=attempts, last_error=error, status=FAILED if final else PENDING, published_at=utcnow())
+        session.execute(outcome)
         if final and task in FAILURE_HOOKS:
-            failed = session.get(OutboxMessage, message_id)
-            session.refresh(failed)
-            FAILURE_HOOKS[task](session, dict(failed.payload), failed, exc)
+            try:
+                failed = session.get(OutboxMessage, message_id)
+                session.refresh(failed)
+                FAILURE_HOOKS[task](session, dict(failed.payload), failed, exc)
+            except Exception:  # the message must still end up failed, not retried for ever
+                log.exception("failure hook of outbox message %s (%s) failed", message_id, task)
+                session.rollback()
+                session.execute(outcome)
         session.commit()
         if final:
             log.error("outbox message %s (%s) failed for good: %s", message_id, task, error)

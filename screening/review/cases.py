@@ -127,6 +127,11 @@ def is_recused(session: Session, case_id: int, user_id: int) -> bool:
     )).first() is not None
 
 
+def recused_user_ids(session: Session, case_id: int) -> set[int]:
+    """Who declared a conflict of interest on the case."""
+    return set(session.exec(select(ConflictDeclaration.user_id).where(ConflictDeclaration.case_id == case_id)).all())
+
+
 def recused_case_ids(session: Session, user_id: int, case_ids: list[int]) -> set[int]:
     """Which of ``case_ids`` the user declared a conflict of interest on."""
     if not case_ids:

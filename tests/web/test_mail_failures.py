@@ -9,7 +9,6 @@ institution's administrators (and nobody else, and no other institution) see it 
 import smtplib
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlmodel import select
 
 from screening.core import outbox
@@ -19,7 +18,7 @@ from screening.notifications.models import FailedMail, SentMail
 from screening.notifications.service import notify
 from screening.notifications.tasks import smtp_reply_code
 
-from .test_notifications import Recorder, _decision, _free_port, _use_smtp
+from .test_notifications import Recorder, _decision, smtp_server
 
 GONE = "left-the-university@nordhafen.example"
 GREYLISTED = "greylisted@nordhafen.example"
@@ -44,16 +43,9 @@ class RefusingServer(Recorder):
 
 @pytest.fixture
 def refusing_smtp(app, monkeypatch):
-    server = RefusingServer()
-    port = _free_port()
-    controller = Controller(server, hostname="127.0.0.1", port=port)
-    controller.start()
-    _use_smtp(app, monkeypatch, port)
-    monkeypatch.setattr(outbox, "publish", lambda ids: None)  # each attempt is run by hand below
-    try:
+    with smtp_server(app, monkeypatch, RefusingServer()) as server:
+        monkeypatch.setattr(outbox, "publish", lambda ids: None)  # each attempt is run by hand below
         yield server
-    finally:
-        controller.stop()
 
 
 def _mail_to(factory, inst, address: str) -> OutboxMessage:
@@ -142,3 +134,14 @@ def test_admins_see_the_failures_of_their_own_institution_only(app, factory, ref
 
     factory.login(client, office, own)
     assert client.get("/admin/notifications/").status_code == 403
+
+
+def test_a_failing_failure_hook_still_leaves_the_mail_failed(factory, refusing_smtp, monkeypatch):
+    def broken_hook(session, payload, message, error):
+        raise RuntimeError("the failure could not be recorded")
+
+    monkeypatch.setitem(outbox.FAILURE_HOOKS, "mail.send", broken_hook)
+    message = _mail_to(factory, factory.institution(), GONE)
+    assert outbox._attempt(message.id) == ("failed", None)
+    stored = _fresh(OutboxMessage, message.id)
+    assert stored.status == "failed" and stored.attempts == 1 and "550" in stored.last_error

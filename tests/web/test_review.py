@@ -13,6 +13,7 @@ from screening.core.database import utcnow
 from screening.core.errors import Forbidden, IllegalTransition
 from screening.core.extensions import db
 from screening.core.models import AuditEvent
+from screening.notifications import transports
 from screening.proposals import workflow
 from screening.proposals.models import Proposal, ProposalVersion
 from screening.review import advisors, cases, decisions, queues, routing
@@ -398,6 +399,16 @@ def test_recused_member_sees_nothing_of_the_case_and_cannot_act(app, factory, wo
     assert "Conflicts of interest declared by:" in chair_html and world["member"].name in chair_html
     r = chair.post(f"/review/cases/{case.id}/assign", data={"rapporteur": str(world["member"].id)})
     assert r.status_code == 400
+    # Nor does the committee's mail about the case reach them any more.
+    sent = transports.memory_outbox(app)
+    sent.clear()
+    db.session.get(ReviewCase, case.id).due_at = utcnow() - timedelta(days=1)
+    db.session.commit()
+    assert queues.notify_overdue(db.session) == [case.id]
+    db.session.commit()
+    recipients = {str(m["To"]) for m in sent}
+    assert recipients and not any(world["member"].email in to for to in recipients)
+    assert any(world["member2"].email in to for to in recipients)
 
 
 def test_recused_chair_cannot_decide(app, factory, world):
