@@ -121,15 +121,13 @@ def committee_role(session: Session, committee_id: int, user_id: int) -> str | N
     )).first()
 
 
-def is_recused(session: Session, case_id: int, user_id: int) -> bool:
-    return session.exec(select(ConflictDeclaration.id).where(
-        ConflictDeclaration.case_id == case_id, ConflictDeclaration.user_id == user_id
-    )).first() is not None
-
-
 def recused_user_ids(session: Session, case_id: int) -> set[int]:
     """Who declared a conflict of interest on the case."""
     return set(session.exec(select(ConflictDeclaration.user_id).where(ConflictDeclaration.case_id == case_id)).all())
+
+
+def is_recused(session: Session, case_id: int, user_id: int) -> bool:
+    return user_id in recused_user_ids(session, case_id)
 
 
 def recused_case_ids(session: Session, user_id: int, case_ids: list[int]) -> set[int]:
