@@ -219,3 +219,12 @@ def test_the_letter_names_the_institution_acted_for_and_stays_there(app, factory
     assert client.get(f"/documents/{doc.id}/download").status_code == 404
     [download] = db.session.exec(select(AuditEvent).where(AuditEvent.action == "document.downloaded")).all()
     assert download.institution_id == joint["b"].id
+
+
+def test_institution_names_in_the_header_are_shown_literally(app, factory, joint):
+    odd = factory.institution(name='<script>alert(1)</script> "Institut" {{7*7}}')
+    accounts.grant_role(db.session, None, joint["prof"], odd, "researcher")
+    db.session.commit()
+    page = _acting_for(app, factory, joint, "a").get("/proposals/").get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert(1)" not in page
+    assert "{{7*7}}" in page  # not evaluated
