@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, SubmitField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms import EmailField, HiddenField, IntegerField, PasswordField, SubmitField
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange
 
 from forms.validators import PlainText, strip_filter
 
@@ -38,3 +38,9 @@ class ChangePasswordForm(SetPasswordForm):
 
 class PlainActionForm(FlaskForm):
     """A form with only the CSRF token, for buttons such as log out, withdraw, submit."""
+
+
+class SwitchInstitutionForm(FlaskForm):
+    """The header's switcher: which of the user's institutions they act for (checked by the service)."""
+
+    institution = IntegerField(_l("Institution"), validators=[DataRequired(), NumberRange(min=1, max=2**31 - 1)])

@@ -72,6 +72,7 @@ def create_app(config: dict | None = None) -> Flask:
     from screening.api import views as api
     from screening.core import views as main
     from screening.documents import views as documents
+    from screening.notifications import views as notifications
     from screening.portfolio import views as portfolio
     from screening.proposals import views as proposals
     from screening.review import views as review
@@ -81,6 +82,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(proposals.bp)
     app.register_blueprint(review.bp)  # committee review
+    app.register_blueprint(notifications.bp)  # undelivered mail, for institution admins
     api.init_app(app)  # JSON API + token pages
     app.register_blueprint(portfolio.bp)  # international office
     app.register_blueprint(documents.bp)  # letters, /verify

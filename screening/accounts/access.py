@@ -5,7 +5,9 @@ import logging
 
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 
-from screening.accounts.service import Actor, resolve_session, roles_in
+from forms.accounts import SwitchInstitutionForm
+from screening.accounts.models import Institution
+from screening.accounts.service import Actor, institutions_of, resolve_session, roles_in
 from screening.core.extensions import db
 
 log = logging.getLogger("screening.web")
@@ -58,6 +60,18 @@ def roles_required(*roles: str):
     return decorator
 
 
+def institution_header() -> dict:
+    """For every page's header: the institution the user acts for and, with several, the switcher."""
+    if g.get("actor") is None:
+        return {}
+    mine = institutions_of(db.session, g.user)
+    acting = next((i for i in mine if i.id == g.actor.institution_id), None) \
+        or db.session.get(Institution, g.actor.institution_id)
+    return {"acting_institution": acting, "my_institutions": mine,
+            "switch_form": SwitchInstitutionForm(formdata=None) if len(mine) > 1 else None}
+
+
 def init_app(app: Flask) -> None:
     """Load the user before every request (after the core's request guards)."""
     app.before_request(load_user)
+    app.context_processor(institution_header)

@@ -136,6 +136,15 @@ def roles_in(session: Session, user: User, institution_id: int) -> frozenset[str
     return frozenset(rows)
 
 
+def institutions_of(session: Session, user: User) -> list[Institution]:
+    """The institutions where the user holds a role, by name."""
+    return list(session.exec(
+        select(Institution).where(Institution.id.in_(
+            select(Membership.institution_id).where(Membership.user_id == user.id)))
+        .order_by(Institution.name, Institution.id)
+    ).all())
+
+
 def home_institution_id(session: Session, user: User) -> int | None:
     return session.exec(
         select(Membership.institution_id).where(Membership.user_id == user.id).order_by(Membership.id)
@@ -190,6 +199,28 @@ def resolve_session(session: Session, token: str, max_age_seconds: int) -> tuple
     return user, row.institution_id
 
 
+def switch_institution(session: Session, actor: Actor, token: str, institution_id: int) -> Institution:
+    """Let the login session ``token`` act for ``institution_id``, where the user must hold a role.
+
+    Audited in both institutions' trails, each row naming only its own institution (the trail of
+    one institution tells nothing of the other).
+    """
+    if not roles_in(session, actor.user, institution_id):
+        raise Forbidden("you hold no role in that institution")
+    row = session.exec(select(UserSession).where(UserSession.token_hash == _token_hash(token),
+                                                 UserSession.user_id == actor.user.id)).first()
+    if row is None:
+        raise NotFound("login session")
+    institution = session.get(Institution, institution_id)
+    if row.institution_id != institution_id:
+        row.institution_id = institution_id
+        session.add(row)
+        session.flush()
+        audit.record(session, actor.user, "user.institution_left", "user", actor.user.id, actor.institution_id, {})
+        audit.record(session, actor.user, "user.institution_entered", "user", actor.user.id, institution_id, {})
+    return institution
+
+
 def end_session(session: Session, token: str) -> None:
     session.exec(delete(UserSession).where(UserSession.token_hash == _token_hash(token)))
 
@@ -198,14 +229,17 @@ def end_all_sessions(session: Session, user: User) -> None:
     session.exec(delete(UserSession).where(UserSession.user_id == user.id))
 
 
-def change_password(session: Session, user: User, current: str, new: str) -> None:
-    if not check_password(user.password_hash, current):
+def change_password(session: Session, actor: Actor, current: str, new: str) -> None:
+    """The acting user changes their own password (audited in the institution they act for)."""
+    if not check_password(actor.user.password_hash, current):
         raise ValidationFailed({"current_password": "the current password is wrong"})
-    set_password(session, user, user, new)
+    set_password(session, actor.user, actor.user, new, actor.institution_id)
 
 
-def set_password(session: Session, actor: User | None, user: User, new: str) -> None:
-    """Set a password and end every session of the user."""
+def set_password(session: Session, actor: User | None, user: User, new: str, institution_id: int | None = None
+                 ) -> None:
+    """Set a password and end every session of the user; audited in ``institution_id`` (default: the user's
+    first institution)."""
     _validate_password(new)
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
@@ -213,17 +247,20 @@ def set_password(session: Session, actor: User | None, user: User, new: str) -> 
     end_all_sessions(session, user)
     session.flush()
     audit.record(session, actor, "user.password_changed", "user", user.id,
-                 home_institution_id(session, user), {})
+                 institution_id or home_institution_id(session, user), {})
 
 
-def set_active(session: Session, actor: User | None, user: User, active: bool) -> None:
+def set_active(session: Session, actor: User | None, user: User, active: bool, institution_id: int | None = None
+               ) -> None:
+    """Enable or disable an account (disabling ends its sessions); audited in ``institution_id`` (the acting
+    administrator's institution; default: the user's first institution)."""
     user.is_active = active
     session.add(user)
     if not active:
         end_all_sessions(session, user)
     session.flush()
     audit.record(session, actor, "user.enabled" if active else "user.disabled", "user", user.id,
-                 home_institution_id(session, user), {})
+                 institution_id or home_institution_id(session, user), {})
 
 
 def get_user_by_email(session: Session, email: str) -> User:

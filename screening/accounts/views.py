@@ -2,13 +2,13 @@
 
 import logging
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from forms.accounts import ChangePasswordForm, LoginForm, PlainActionForm
+from forms.accounts import ChangePasswordForm, LoginForm, PlainActionForm, SwitchInstitutionForm
 from screening.accounts import service as accounts
 from screening.accounts.access import login_required
-from screening.core.errors import ValidationFailed
+from screening.core.errors import Forbidden, NotFound, ValidationFailed
 from screening.core.extensions import db, limiter
 from screening.core.security import safe_next
 
@@ -59,6 +59,24 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+@bp.post("/account/institution")
+@login_required
+def switch_institution():
+    """Act for another of the user's institutions; then start afresh at the home page (the page
+    the switch came from may show the other institution's objects)."""
+    form = SwitchInstitutionForm()
+    if not form.validate():
+        abort(400, description=_("Choose one of your institutions."))
+    try:
+        accounts.switch_institution(db.session, g.actor, session.get("sid", ""), form.institution.data)
+    except (Forbidden, NotFound):
+        db.session.rollback()
+        log.warning("institution switch refused: user=%s institution=%s", g.user.id, form.institution.data)
+        abort(403)
+    db.session.commit()
+    return redirect(url_for("main.index"))
+
+
 @bp.get("/account")
 @login_required
 def account():
@@ -71,7 +89,7 @@ def change_password():
     form = ChangePasswordForm()
     if request.method == "POST" and form.validate():
         try:
-            accounts.change_password(db.session, g.user, form.current_password.data, form.new_password.data)
+            accounts.change_password(db.session, g.actor, form.current_password.data, form.new_password.data)
         except ValidationFailed:
             db.session.rollback()
             form.current_password.errors = [_("The current password is wrong.")]

@@ -2,7 +2,8 @@
 
 Through the review service exactly as the /review pages: committee members of the case's
 committee only (others of the institution and other institutions: 404, logged), chair actions
-need the committee's chair, a recused member sees no deliberation and changes nothing (403).
+need the committee's chair; a recused member gets 403 on the case and sees it in the queue only as
+``recused``, without anything of its proposal.
 """
 
 import re
@@ -88,8 +89,13 @@ def _committee_json(c) -> dict:
 
 def _case_summary_json(row) -> dict:
     case, proposal = row.case, row.proposal
+    if row.recused:
+        return {"id": case.id, "recused": True, "proposal_id": None, "title": None, "status": None, "tier": None,
+                "committee": _committee_json(row.committee), "rapporteur_id": None, "opened_at": iso(case.opened_at),
+                "due_at": iso(case.due_at), "overdue": row.overdue, "version_number": None,
+                "flag_categories": [], "partner_countries": []}
     return {
-        "id": case.id, "proposal_id": proposal.id, "title": proposal.title, "status": proposal.status,
+        "id": case.id, "recused": False, "proposal_id": proposal.id, "title": proposal.title, "status": proposal.status,
         "tier": proposal.tier, "committee": _committee_json(row.committee), "rapporteur_id": case.rapporteur_id,
         "opened_at": iso(case.opened_at), "due_at": iso(case.due_at), "overdue": row.overdue,
         "version_number": row.version.number if row.version else None,
@@ -113,17 +119,14 @@ def _decision_json(d) -> dict:
 
 def _case_json(access, page: dict) -> dict:
     case, proposal = access.case, access.proposal
-    deliberation = page["deliberation"]
-    dispositions = None
-    if deliberation is not None:
-        dispositions = [_disposition_json(d, user) for rows in deliberation["dispositions"].values()
-                        for d, user in rows]
-        dispositions.sort(key=lambda item: (item["created_at"], item["id"]))
+    dispositions = [_disposition_json(d, user) for rows in page["deliberation"]["dispositions"].values()
+                    for d, user in rows]
+    dispositions.sort(key=lambda item: (item["created_at"], item["id"]))
     current = next((d for d in page["decisions"] if d.superseded_at is None), None)
     return {
         "id": case.id, "proposal_id": proposal.id, "title": proposal.title, "status": proposal.status,
         "tier": proposal.tier, "committee": _committee_json(access.committee), "role": access.role,
-        "recused": access.recused, "rapporteur_id": case.rapporteur_id, "opened_at": iso(case.opened_at),
+        "rapporteur_id": case.rapporteur_id, "opened_at": iso(case.opened_at),
         "due_at": iso(case.due_at), "overdue": page["overdue"], "lock_version": case.version,
         "version": version_json(page["version"]) if page["version"] else None,
         "versions": [v.number for v in page["versions"]],
@@ -157,6 +160,7 @@ def list_cases():
 @bp.get("/cases/<int:case_id>")
 @operation("get", "/cases/{case_id}", "A case: the proposal as submitted, its flags, dispositions and decision",
            {"200": json_response("The case; ETag is its version", "Case", ETAG),
+            "403": problem("You declared a conflict of interest on this case"),
             "404": problem("Not found, or not a case of your committees")},
            tags=("cases",), roles=cases.COMMITTEE_ROLES, parameters=(CASE_ID,))
 @roles_required(*cases.COMMITTEE_ROLES)

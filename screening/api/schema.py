@@ -123,11 +123,15 @@ def case_components() -> dict:
     return {
         "CaseSummary": {
             "type": "object",
-            "required": ["id", "proposal_id", "title", "status", "tier", "committee", "opened_at", "due_at",
-                         "overdue", "version_number", "flag_categories", "partner_countries"],
+            "required": ["id", "recused", "proposal_id", "title", "status", "tier", "committee", "opened_at",
+                         "due_at", "overdue", "version_number", "flag_categories", "partner_countries"],
             "properties": {
-                "id": {"type": "integer"}, "proposal_id": {"type": "integer"}, "title": {"type": "string"},
-                "status": {"type": "string"}, "tier": {"type": ["string", "null"]}, "committee": _COMMITTEE,
+                "id": {"type": "integer"},
+                "recused": {"type": "boolean",
+                            "description": "You declared a conflict of interest: the case is listed, but "
+                                           "everything of its proposal is null or empty and the case answers 403."},
+                "proposal_id": {"type": ["integer", "null"]}, "title": {"type": ["string", "null"]},
+                "status": {"type": ["string", "null"]}, "tier": {"type": ["string", "null"]}, "committee": _COMMITTEE,
                 "rapporteur_id": {"type": ["integer", "null"]}, "opened_at": _TS, "due_at": _NULL_TS,
                 "overdue": {"type": "boolean"}, "version_number": {"type": ["integer", "null"]},
                 "flag_categories": {"type": "array", "items": {"type": "string"}},
@@ -175,16 +179,13 @@ def case_components() -> dict:
         },
         "Case": {
             "type": "object",
-            "required": ["id", "proposal_id", "title", "status", "tier", "committee", "role", "recused",
+            "required": ["id", "proposal_id", "title", "status", "tier", "committee", "role",
                          "opened_at", "due_at", "overdue", "lock_version", "version", "flags", "dispositions",
                          "decision", "information_requests"],
             "properties": {
                 "id": {"type": "integer"}, "proposal_id": {"type": "integer"}, "title": {"type": "string"},
                 "status": {"type": "string"}, "tier": {"type": ["string", "null"]}, "committee": _COMMITTEE,
                 "role": {"enum": ["member", "chair"], "description": "Your role on the case's committee."},
-                "recused": {"type": "boolean",
-                            "description": "You declared a conflict of interest: deliberation is hidden "
-                                           "(dispositions null) and changes answer 403."},
                 "rapporteur_id": {"type": ["integer", "null"]}, "opened_at": _TS, "due_at": _NULL_TS,
                 "overdue": {"type": "boolean"},
                 "lock_version": {"type": "integer", "description": "Optimistic-locking counter (the ETag)."},
@@ -192,9 +193,8 @@ def case_components() -> dict:
                             "description": "The proposal as submitted (the latest frozen version)."},
                 "versions": {"type": "array", "items": {"type": "integer"}},
                 "flags": {"type": "array", "items": {"$ref": "#/components/schemas/CaseFlag"}},
-                "dispositions": {"oneOf": [{"type": "array", "items": {"$ref": "#/components/schemas/CaseDisposition"}},
-                                           {"type": "null"}],
-                                 "description": "Every disposition, oldest first; null for a recused member."},
+                "dispositions": {"type": "array", "items": {"$ref": "#/components/schemas/CaseDisposition"},
+                                 "description": "Every disposition, oldest first."},
                 "information_requests": {"type": "array", "items": {
                     "type": "object", "required": ["id", "questions", "asked_at", "version_asked"],
                     "properties": {"id": {"type": "integer"}, "questions": {"type": "string"}, "asked_at": _TS,

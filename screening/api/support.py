@@ -20,7 +20,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from screening.api import tokens
 from screening.api.schema import components
 from screening.core.database import utcnow
-from screening.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from screening.core.errors import Conflict, ExplainedForbidden, Forbidden, NotFound, ValidationFailed
 from screening.core.extensions import db, limiter
 
 log = logging.getLogger("screening.api")
@@ -99,7 +99,8 @@ def handle_error(exc: Exception):
     if isinstance(exc, NotFound):
         return problem_response(ApiProblem(404, "There is nothing here, or it is not available to you."))
     if isinstance(exc, Forbidden):
-        return problem_response(ApiProblem(403, "Your role does not allow this action."))
+        detail = str(exc) if isinstance(exc, ExplainedForbidden) else "Your role does not allow this action."
+        return problem_response(ApiProblem(403, detail))
     if isinstance(exc, Conflict):
         return problem_response(ApiProblem(409, str(exc) or "The object's state does not allow this."))
     if isinstance(exc, HTTPException):

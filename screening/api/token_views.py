@@ -14,7 +14,8 @@ bp = Blueprint("tokens", __name__, url_prefix="/account/tokens")
 
 
 def _page(form, created=None, status=200):
-    return render_template("api/tokens.html", form=form, tokens=svc.list_active(db.session, g.user),
+    tokens = svc.list_active(db.session, g.user, g.actor.institution_id)  # those of the institution acted for
+    return render_template("api/tokens.html", form=form, tokens=tokens,
                            created=created, action_form=PlainActionForm()), status
 
 

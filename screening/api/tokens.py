@@ -36,7 +36,9 @@ class Resolved:
 
 
 def create(session: Session, actor: Actor, name: str, scope: str, days: int) -> tuple[ApiToken, str]:
-    """Make a token for the acting user in their current institution; returns (row, plaintext)."""
+    """Make a token for the acting user, bound to the institution they act for; returns (row, plaintext).
+
+    The API takes the institution from the token, never from the request."""
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise ValidationFailed({"name": "give a name of at most 100 characters"})
@@ -57,12 +59,13 @@ def create(session: Session, actor: Actor, name: str, scope: str, days: int) -> 
     return row, plaintext
 
 
-def list_active(session: Session, user: User) -> list[ApiToken]:
-    return list(session.exec(
-        select(ApiToken)
-        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > utcnow())
-        .order_by(ApiToken.id.desc())
-    ).all())
+def list_active(session: Session, user: User, institution_id: int | None = None) -> list[ApiToken]:
+    """The user's live tokens; with ``institution_id``, only those bound to that institution."""
+    query = select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None),
+                                   ApiToken.expires_at > utcnow())
+    if institution_id is not None:
+        query = query.where(ApiToken.institution_id == institution_id)
+    return list(session.exec(query.order_by(ApiToken.id.desc())).all())
 
 
 def revoke(session: Session, actor: Actor, token_id: int) -> ApiToken:
@@ -110,7 +113,8 @@ def _require_admin(actor: Actor) -> None:
 
 def resolve(session: Session, plaintext: str) -> Resolved | None:
     """The live token and its acting user with current roles, or None (unknown, expired, revoked,
-    user disabled). Roles are read afresh each call, so a withdrawn role takes effect at once."""
+    user disabled, or no role left in the token's institution). Roles are read afresh each call, so
+    a withdrawn role takes effect at once."""
     if not plaintext.startswith(PREFIX) or not 20 <= len(plaintext) <= 100:
         return None
     digest = hash_token(plaintext)
@@ -130,4 +134,6 @@ def resolve(session: Session, plaintext: str) -> Resolved | None:
     if token.revoked_at is not None or token.expires_at <= utcnow() or not user.is_active:
         return None
     roles = frozenset(role for _, _, role in rows if role is not None)
+    if not roles:  # the membership the token was made in is gone: the token acts for nobody
+        return None
     return Resolved(token=token, actor=Actor(user=user, institution_id=token.institution_id, roles=roles))

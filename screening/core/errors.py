@@ -13,6 +13,10 @@ class Forbidden(DomainError):
     """The actor's role does not allow the action (answers 403)."""
 
 
+class ExplainedForbidden(Forbidden):
+    """A 403 whose (translated) message the page shows, because the user can understand and act on it."""
+
+
 class Conflict(DomainError):
     """The object's state does not allow the action (answers 409)."""
 

@@ -8,6 +8,10 @@
   skips it when already done (idempotent), runs the handler in its own session, and marks the
   message done in the same transaction as the handler's writes. Failures are retried with
   back-off; after the last retry the message is marked failed and shows up for admins.
+- A handler raises :class:`PermanentFailure` when a retry cannot help (a mail server's 5xx):
+  the message is marked failed at once. When a message fails for good, the handler's
+  ``on_failed(session, payload, message, error)`` hook (if registered) runs in the transaction that
+  marks it failed, so the feature can record and audit the failure.
 - ``sweep(session)`` republishes messages still pending after a grace period (Redis wiped or
   unreachable, worker killed before acknowledging): Celery beat runs it, and so does
   ``screening outbox sweep``.
@@ -35,6 +39,12 @@ MAX_RETRIES = 5
 SOFT_TIME_LIMIT = 60
 _SESSION_KEY = "outbox_new_ids"
 HANDLERS: dict[str, Callable[[Session, dict[str, Any], OutboxMessage], None]] = {}
+FailureHook = Callable[[Session, dict[str, Any], OutboxMessage, BaseException], None]
+FAILURE_HOOKS: dict[str, FailureHook] = {}
+
+
+class PermanentFailure(Exception):
+    """The side effect can never succeed as it stands (e.g. SMTP 550): fail now, do not retry."""
 
 
 def enqueue(session: Session, task: str, payload: dict[str, Any]) -> OutboxMessage:
@@ -48,8 +58,11 @@ def enqueue(session: Session, task: str, payload: dict[str, Any]) -> OutboxMessa
     return message
 
 
-def outbox_task(name: str):
+def outbox_task(name: str, on_failed: FailureHook | None = None):
     """Register ``handler(session, payload, message)`` for outbox messages named ``name``.
+
+    ``on_failed(session, payload, message, error)`` runs once the message has failed for good
+    (``error`` is the last exception), in the transaction that marks it failed.
 
     The handler must be idempotent with respect to its own effects (e.g. a unique constraint on
     the outbox id of what it creates), because a worker killed after the handler's commit but
@@ -60,6 +73,8 @@ def outbox_task(name: str):
         if name in HANDLERS:
             raise ValueError(f"outbox handler {name!r} registered twice")
         HANDLERS[name] = handler
+        if on_failed is not None:
+            FAILURE_HOOKS[name] = on_failed
         return handler
 
     return register
@@ -126,12 +141,19 @@ def _attempt(message_id: int) -> tuple[str, BaseException | None]:
         session.rollback()
         error = f"{type(exc).__name__}: {exc}"[:2000]
         attempts = session.scalar(select(OutboxMessage.attempts).where(OutboxMessage.id == message_id)) + 1
-        final = attempts > MAX_RETRIES
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == message_id)
-            .values(attempts=attempts, last_error=error, status=FAILED if final else PENDING, published_at=utcnow())
-        )
+        final = attempts > MAX_RETRIES or isinstance(exc, PermanentFailure)
+        outcome = update(OutboxMessage).where(OutboxMessage.id == message_id).values(
+            attempts=attempts, last_error=error, status=FAILED if final else PENDING, published_at=utcnow())
+        session.execute(outcome)
+        if final and task in FAILURE_HOOKS:
+            try:
+                failed = session.get(OutboxMessage, message_id)
+                session.refresh(failed)
+                FAILURE_HOOKS[task](session, dict(failed.payload), failed, exc)
+            except Exception:  # the message must still end up failed, not retried for ever
+                log.exception("failure hook of outbox message %s (%s) failed", message_id, task)
+                session.rollback()
+                session.execute(outcome)
         session.commit()
         if final:
             log.error("outbox message %s (%s) failed for good: %s", message_id, task, error)

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from screening.core.errors import Conflict, Forbidden, NotFound
+from screening.core.errors import Conflict, ExplainedForbidden, Forbidden, NotFound
 from screening.core.extensions import db
 
 log = logging.getLogger("screening.web")
@@ -148,7 +148,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Forbidden)
     def _fb(exc):
-        return render_error(403)
+        return render_error(403, str(exc) if isinstance(exc, ExplainedForbidden) else None)
 
     @app.errorhandler(Conflict)
     def _cf(exc):

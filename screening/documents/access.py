@@ -15,8 +15,8 @@ from screening.core.outbox import FAILED, PENDING
 from screening.documents.config import document_store
 from screening.documents.models import GeneratedDocument
 from screening.proposals.models import Proposal
-from screening.review.cases import committee_role
-from screening.review.models import ConflictDeclaration, ReviewCase
+from screening.review.cases import committee_role, is_recused
+from screening.review.models import ReviewCase
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,7 @@ def _committee_access(session: Session, actor, doc: GeneratedDocument) -> str | 
     role = committee_role(session, case.committee_id, actor.user.id)
     if role is None:
         return None
-    recused = session.exec(select(ConflictDeclaration.id).where(
-        ConflictDeclaration.case_id == case.id, ConflictDeclaration.user_id == actor.user.id)).first()
-    return None if recused is not None else role
+    return None if is_recused(session, case.id, actor.user.id) else role
 
 
 def may_read(session: Session, actor, doc: GeneratedDocument) -> bool:

@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from screening.accounts.models import User
+from screening.accounts.service import Actor
 from screening.core import outbox
+from screening.core.errors import Forbidden
 from screening.core.models import OutboxMessage
 from screening.notifications.events import EVENTS, LANGUAGES, MailEvent, NotificationError, plain_context
+from screening.notifications.models import FailedMail
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +35,14 @@ class _Recipient:
 
 def notify(session: Session, event: str, *, recipients: Sequence[User] | Sequence[tuple[str, str | None]],
            context: Mapping[str, Any], path: str | None = None,
-           default_language: str | None = None) -> list[OutboxMessage]:
+           default_language: str | None = None, institution_id: int | None = None) -> list[OutboxMessage]:
     """Enqueue one ``mail.send`` outbox message per recipient in the caller's transaction.
 
     ``recipients``: users (their ``language``; disabled accounts are skipped) or
     ``(email, language)`` pairs. Language falls back to ``default_language`` (e.g. the
     institution's), then the app's ``BABEL_DEFAULT_LOCALE``, then ``"en"``. The same address
-    twice gets one message. ``path``: the local link (default: the event's ``link``), joined
+    twice gets one message. ``institution_id``: the institution the mail is sent for (its
+    administrators see the mail if it fails for good). ``path``: the local link (default: the event's ``link``), joined
     to ``BASE_URL`` when the mail is rendered. Raises :class:`NotificationError` (a
     ``ValueError``) or ``TypeError`` (a non-plain context value) before enqueueing anything.
     """
@@ -64,6 +68,7 @@ def notify(session: Session, event: str, *, recipients: Sequence[User] | Sequenc
             "language": recipient.language,
             "context": plain,
             "path": link,
+            "institution_id": institution_id,
             "token": uuid.uuid4().hex,  # makes the Message-ID unique across databases, stable across retries
         }
         messages.append(outbox.enqueue(session, MAIL_TASK, payload))
@@ -113,3 +118,13 @@ def _recipients(recipients, fallback: str) -> Iterable[_Recipient]:
         if name is not None:
             name = " ".join(str(name).split())[:200] or None
         yield _Recipient(email, language if language in LANGUAGES else fallback, name, user_id)
+
+
+def failed_mails(session: Session, actor: Actor, limit: int = 200) -> list[FailedMail]:
+    """The notifications of the actor's institution that were given up, newest first (institution admins)."""
+    if not actor.has("institution_admin"):
+        raise Forbidden("institution administrators only")
+    return list(session.exec(
+        select(FailedMail).where(FailedMail.institution_id == actor.institution_id)
+        .order_by(FailedMail.failed_at.desc(), FailedMail.id.desc()).limit(limit)
+    ).all())

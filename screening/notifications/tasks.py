@@ -1,6 +1,7 @@
 """The ``mail.send`` outbox handler: render, deliver, record (at-least-once; see the package doc)."""
 
 import logging
+import smtplib
 from collections.abc import Mapping
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
@@ -11,10 +12,10 @@ from typing import Any
 from flask import current_app
 from sqlmodel import Session, select
 
-from screening.core import outbox
+from screening.core import audit, outbox
 from screening.core.database import utcnow
 from screening.core.models import OutboxMessage
-from screening.notifications.models import SentMail
+from screening.notifications.models import FailedMail, SentMail
 from screening.notifications.render import render_mail
 from screening.notifications.service import MAIL_TASK
 from screening.notifications.transports import MailTransport, get_transport
@@ -52,7 +53,51 @@ def _record_sent(session: Session, message: OutboxMessage, payload: Mapping, ema
     session.flush()
 
 
-@outbox.outbox_task(MAIL_TASK)
+def smtp_reply_code(exc: BaseException) -> int | None:
+    """The SMTP reply code of a refusal (the worst one when several recipients were refused), else None."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _text in exc.recipients.values() if isinstance(code, int)]
+        return max(codes) if codes else None
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code if isinstance(exc.smtp_code, int) else None
+    return None
+
+
+def _deliver(transport: MailTransport, email: EmailMessage, sender: str, recipient: str) -> None:
+    """Send; a 5xx answer is final (retrying the same mail gets the same answer), anything else is retried."""
+    try:
+        transport.send(email, sender, [recipient])
+    except smtplib.SMTPException as exc:
+        code = smtp_reply_code(exc)
+        if code is not None and code >= 500:
+            raise outbox.PermanentFailure(f"SMTP {code}: {_reply_text(exc)}") from exc
+        raise
+
+
+def _reply_text(exc: smtplib.SMTPException) -> str:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        replies = exc.recipients.values()
+    else:
+        replies = [(getattr(exc, "smtp_code", None), getattr(exc, "smtp_error", b""))]
+    texts = [text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text) for _code, text in replies]
+    return "; ".join(texts)[:500]
+
+
+def record_failure(session: Session, payload: dict[str, Any], message: OutboxMessage, error: BaseException) -> None:
+    """The outbox gave up on this mail: keep who did not get what and why, for the admins, and audit it."""
+    permanent = isinstance(error, outbox.PermanentFailure)
+    code = smtp_reply_code(error.__cause__ if permanent else error)
+    reason = message.last_error or f"{type(error).__name__}: {error}"
+    institution_id = payload.get("institution_id")
+    session.add(FailedMail(outbox_message_id=message.id, institution_id=institution_id, event=payload["event"],
+                           recipient=payload["to"], smtp_code=code, permanent=permanent, reason=reason))
+    session.flush()
+    audit.record(session, None, "mail.failed", "outbox_message", message.id, institution_id,
+                 {"event": payload["event"], "recipient": payload["to"], "smtp_code": code,
+                  "permanent": permanent, "reason": reason[:500]})
+
+
+@outbox.outbox_task(MAIL_TASK, on_failed=record_failure)
 def send_mail(session: Session, payload: dict[str, Any], message: OutboxMessage) -> None:
     """Render and deliver one notification; at-least-once, never again once recorded as sent."""
     already = session.scalar(select(SentMail.id).where(SentMail.outbox_message_id == message.id))
@@ -63,7 +108,7 @@ def send_mail(session: Session, payload: dict[str, Any], message: OutboxMessage)
     email = build_message(payload, message.id, app.config)
     transport = get_transport(app)
     sender = parseaddr(str(app.config.get("MAIL_FROM") or ""))[1] or "screening@localhost"
-    transport.send(email, sender, [payload["to"]])
+    _deliver(transport, email, sender, payload["to"])
     # Sent: record it in the transaction that marks the outbox message done. Should this commit
     # fail, the retry sends again with the same Message-ID (at-least-once, see the module doc).
     _record_sent(session, message, payload, email, transport)

@@ -29,6 +29,6 @@ def notify_offices(session: Session, job: RescreenJob) -> None:
         if not recipients:
             continue
         institution = session.get(Institution, inst_id)
-        notify(session, "list_match_changed", recipients=recipients,
+        notify(session, "list_match_changed", recipients=recipients, institution_id=inst_id,
                              context={"cause": job.cause, "changed": int(changed), "tier_rose": int(rose or 0),
                                       "reopened": int(reopened or 0), "institution_name": institution.name})

@@ -6,6 +6,7 @@ it, the review files the case and documents asks for the clearance letter.
 
 import copy
 import logging
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -21,6 +22,10 @@ log = logging.getLogger(__name__)
 
 # Roles that may read (not change) proposals of their own institution.
 READER_ROLES = ("committee_member", "committee_chair", "international_office", "institution_admin")
+
+#: Checks that features above add to reading a proposal; each answers whether ``actor`` is barred
+#: from it although their role would let them read it (the review bars a recused committee member).
+READ_BARS: list[Callable[[Session, Actor, Proposal], bool]] = []
 
 
 def _require_researcher(actor: Actor) -> None:
@@ -50,8 +55,11 @@ def get_readable(session: Session, actor: Actor, proposal_id: int) -> Proposal:
         raise NotFound(f"proposal {proposal_id}")
     if proposal.institution_id != actor.institution_id:
         raise _deny(actor, proposal_id, "other institution")
-    if proposal.owner_id != actor.user.id and not actor.has(*READER_ROLES):
-        raise _deny(actor, proposal_id, "not owner")
+    if proposal.owner_id != actor.user.id:
+        if not actor.has(*READER_ROLES):
+            raise _deny(actor, proposal_id, "not owner")
+        if any(barred(session, actor, proposal) for barred in READ_BARS):
+            raise _deny(actor, proposal_id, "barred (recused)")
     return proposal
 
 

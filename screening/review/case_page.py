@@ -17,7 +17,6 @@ from screening.review.cases import (
     current_decision,
     decisions,
     flags_of,
-    require_deliberation,
     versions,
 )
 from screening.review.models import (
@@ -68,7 +67,6 @@ def diff_versions(old: ProposalVersion, new: ProposalVersion) -> dict[str, Any]:
 
 
 def case_diff(session: Session, access: CaseAccess, a: int | None, b: int | None) -> dict[str, Any]:
-    require_deliberation(access)
     vs = versions(session, access.proposal)
     if len(vs) < 2:
         raise NotFound("no second version")
@@ -81,7 +79,7 @@ def case_diff(session: Session, access: CaseAccess, a: int | None, b: int | None
 
 
 def case_page(session: Session, access: CaseAccess) -> dict[str, Any]:
-    """Everything the case page shows to this member; deliberation is left out for a recused one."""
+    """Everything the case page shows to a (non-recused) member of the case's committee."""
     vs = versions(session, access.proposal)
     current = vs[-1] if vs else None
     page: dict[str, Any] = {
@@ -94,10 +92,7 @@ def case_page(session: Session, access: CaseAccess) -> dict[str, Any]:
         "decisions": decisions(session, access.case),
         "requests": list(session.exec(select(InformationRequest).where(
             InformationRequest.case_id == access.case.id).order_by(InformationRequest.asked_at)).all()),
-        "deliberation": None,
     }
-    if access.recused:
-        return page
     users: dict[int, User] = {}
 
     def who(uid):
@@ -131,7 +126,6 @@ def case_page(session: Session, access: CaseAccess) -> dict[str, Any]:
 
 def timeline(session: Session, access: CaseAccess) -> list[AuditEvent]:
     """Every audit event on the proposal and on its case, oldest first."""
-    require_deliberation(access)
     return list(session.exec(select(AuditEvent).where(sa.or_(
         sa.and_(AuditEvent.object_type == "proposal", AuditEvent.object_id == str(access.proposal.id)),
         sa.and_(AuditEvent.object_type == "review_case", AuditEvent.object_id == str(access.case.id)),

@@ -8,8 +8,9 @@ Access rules (enforced here, not only in the views):
 
 - a case is visible to the members of the committee it is routed to, in its institution; anyone
   else of that institution gets 404, anyone of another institution 404 (logged);
-- a member who declared a conflict of interest sees the proposal but none of the deliberation
-  (dispositions, comments, votes, opinions, history) and can change nothing (403);
+- a member who declared a conflict of interest (recused) has no access to the case at all (403):
+  the queue lists it as "recused" without anything of the proposal, and the chair sees who is
+  recused;
 - an external advisor sees only the proposal and flags of the cases they are invited to, until
   the invitation expires or is revoked (:mod:`screening.review.advisors`).
 """
@@ -27,7 +28,8 @@ from sqlmodel import Session, select
 from screening.accounts.models import User
 from screening.accounts.service import Actor
 from screening.core import audit
-from screening.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from screening.core.errors import Conflict, ExplainedForbidden, Forbidden, NotFound, ValidationFailed
+from screening.proposals import service as proposal_service
 from screening.proposals import workflow
 from screening.proposals.models import Proposal, ProposalVersion
 from screening.review.models import Committee, CommitteeMember, ConflictDeclaration, Decision, ReviewCase
@@ -101,7 +103,6 @@ class CaseAccess:
     proposal: Proposal
     committee: Committee
     role: str  # "member" or "chair" (committee role)
-    recused: bool
     actor: Actor
 
     @property
@@ -125,10 +126,40 @@ def committee_role(session: Session, committee_id: int, user_id: int) -> str | N
     )).first()
 
 
+def recused_user_ids(session: Session, case_id: int) -> set[int]:
+    """Who declared a conflict of interest on the case."""
+    return set(session.exec(select(ConflictDeclaration.user_id).where(ConflictDeclaration.case_id == case_id)).all())
+
+
+def is_recused(session: Session, case_id: int, user_id: int) -> bool:
+    return user_id in recused_user_ids(session, case_id)
+
+
+def recused_case_ids(session: Session, user_id: int, case_ids: list[int]) -> set[int]:
+    """Which of ``case_ids`` the user declared a conflict of interest on."""
+    if not case_ids:
+        return set()
+    return set(session.exec(select(ConflictDeclaration.case_id).where(
+        ConflictDeclaration.user_id == user_id, ConflictDeclaration.case_id.in_(case_ids))).all())
+
+
+def recused_from_proposal(session: Session, actor: Actor, proposal: Proposal) -> bool:
+    """Whether the actor declared a conflict of interest on the proposal's case."""
+    return session.exec(select(ConflictDeclaration.id).join(ReviewCase, ReviewCase.id == ConflictDeclaration.case_id)
+                        .where(ReviewCase.proposal_id == proposal.id,
+                               ConflictDeclaration.user_id == actor.user.id)).first() is not None
+
+
+# A recused member cannot read the proposal through the proposal pages either.
+proposal_service.READ_BARS.append(recused_from_proposal)
 
 
 def get_case(session: Session, actor: Actor, case_id: int) -> CaseAccess:
-    """The case if the actor sits on its committee; otherwise NotFound (never says why)."""
+    """The case if the actor sits on its committee and is not recused.
+
+    Not on the committee (or another institution): NotFound, never says why. Recused: Forbidden,
+    because the member knows of the case (the queue lists it) but may see nothing of it.
+    """
     if not actor.has(*COMMITTEE_ROLES):
         raise Forbidden("committee members only")
     case = session.get(ReviewCase, case_id)
@@ -139,21 +170,15 @@ def get_case(session: Session, actor: Actor, case_id: int) -> CaseAccess:
     role = committee_role(session, case.committee_id, actor.user.id)
     if role is None:
         raise deny(actor, f"case {case_id}", "not on the case's committee")
-    recused = session.exec(select(ConflictDeclaration.id).where(
-        ConflictDeclaration.case_id == case.id, ConflictDeclaration.user_id == actor.user.id
-    )).first() is not None
+    if is_recused(session, case.id, actor.user.id):
+        log.warning("recused member refused: user=%s case=%s", actor.user.id, case.id)
+        raise ExplainedForbidden(_l("You declared a conflict of interest on this case, so you have no access "
+                                    "to it."))
     return CaseAccess(case=case, proposal=session.get(Proposal, case.proposal_id),
-                      committee=session.get(Committee, case.committee_id), role=role, recused=recused, actor=actor)
-
-
-def require_deliberation(access: CaseAccess) -> None:
-    if access.recused:
-        log.warning("recused member refused: user=%s case=%s", access.actor.user.id, access.case.id)
-        raise Forbidden("you declared a conflict of interest on this case")
+                      committee=session.get(Committee, case.committee_id), role=role, actor=actor)
 
 
 def require_chair(access: CaseAccess) -> None:
-    require_deliberation(access)
     if not access.is_chair or not access.actor.has("committee_chair"):
         raise Forbidden("only the committee's chair may do this")
 

@@ -16,9 +16,9 @@ from screening.review.cases import (
     clean_text,
     committee_role,
     flags_of,
+    is_recused,
     latest_version,
     require_chair,
-    require_deliberation,
     require_under_review,
 )
 from screening.review.models import (
@@ -38,6 +38,8 @@ def assign_rapporteur(session: Session, access: CaseAccess, user_id: int | None)
     require_chair(access)
     if user_id is not None and committee_role(session, access.case.committee_id, user_id) is None:
         raise ValidationFailed({"rapporteur": "not a member of this committee"})
+    if user_id is not None and is_recused(session, access.case.id, user_id):
+        raise ValidationFailed({"rapporteur": "declared a conflict of interest on this case"})
     bump_version(session, access.case, access.case.version)
     access.case.rapporteur_id = user_id
     session.add(access.case)
@@ -47,7 +49,6 @@ def assign_rapporteur(session: Session, access: CaseAccess, user_id: int | None)
 
 def record_disposition(session: Session, access: CaseAccess, key: str, disposition: str, reason: str
                        ) -> FlagDisposition:
-    require_deliberation(access)
     require_under_review(access)
     if disposition not in DISPOSITIONS:
         raise ValidationFailed({"disposition": "unknown disposition"})
@@ -66,7 +67,6 @@ def record_disposition(session: Session, access: CaseAccess, key: str, dispositi
 
 
 def add_comment(session: Session, access: CaseAccess, kind: str, body: str) -> CaseComment:
-    require_deliberation(access)
     if kind not in COMMENT_KINDS:
         raise ValidationFailed({"kind": "unknown kind"})
     comment = CaseComment(case_id=access.case.id, author_id=access.actor.user.id, kind=kind,
@@ -79,7 +79,6 @@ def add_comment(session: Session, access: CaseAccess, kind: str, body: str) -> C
 
 
 def request_information(session: Session, access: CaseAccess, questions: str) -> InformationRequest:
-    require_deliberation(access)
     questions = clean_text(questions, "questions")
     bump_version(session, access.case, access.case.version)
     version = latest_version(session, access.proposal)
@@ -96,7 +95,6 @@ def request_information(session: Session, access: CaseAccess, questions: str) ->
 
 def reopen(session: Session, access: CaseAccess, reason: str) -> None:
     """A fast-tracked (any member) or decided (chair) case goes back into review."""
-    require_deliberation(access)
     reason = clean_text(reason, "reason")
     if not workflow.allowed(access.proposal.status, workflow.IN_REVIEW) or \
             access.proposal.status == workflow.INFORMATION_REQUESTED:
@@ -114,8 +112,7 @@ def reopen(session: Session, access: CaseAccess, reason: str) -> None:
 
 
 def declare_conflict(session: Session, access: CaseAccess, reason: str) -> ConflictDeclaration:
-    if access.recused:
-        raise Conflict(_l("You have already declared a conflict of interest on this case."))
+    """From now on the member has no access to the case (see :func:`cases.get_case`)."""
     row = ConflictDeclaration(case_id=access.case.id, user_id=access.actor.user.id, reason=clean_text(reason, "reason"))
     session.add(row)
     session.flush()
@@ -128,7 +125,6 @@ def declare_conflict(session: Session, access: CaseAccess, reason: str) -> Confl
 
 
 def cast_vote(session: Session, access: CaseAccess, recommendation: str, text: str) -> Vote:
-    require_deliberation(access)
     require_under_review(access)
     if recommendation not in RECOMMENDATIONS:
         raise ValidationFailed({"recommendation": "unknown recommendation"})

@@ -6,7 +6,7 @@ from screening.accounts.models import Institution, User
 from screening.notifications.events import EVENTS, MailEvent, register_event
 from screening.notifications.service import notify
 from screening.proposals.models import Proposal
-from screening.review.cases import committee_members
+from screening.review.cases import committee_members, recused_user_ids
 from screening.review.models import OUTCOMES, ReviewCase
 
 TIERS = ("low", "medium", "high", "critical")
@@ -64,11 +64,12 @@ def notify_case(session: Session, event: str, proposal: Proposal, case: ReviewCa
         if EVENTS[event].audience == "researcher":
             to = [session.get(User, proposal.owner_id)]
         else:
-            to = [user for user, _role in committee_members(session, case.committee_id)]
+            recused = recused_user_ids(session, case.id)  # they learn nothing more of the case
+            to = [user for user, _role in committee_members(session, case.committee_id) if user.id not in recused]
     if not to:
         return
     institution = session.get(Institution, case.institution_id)
     ids = {"proposal_id": proposal.id} if EVENTS[event].audience == "researcher" \
         else {"case_id": case.id}
-    notify(session, event, recipients=to, path=path,
+    notify(session, event, recipients=to, path=path, institution_id=case.institution_id,
            context={**ids, "proposal_title": proposal.title, "institution_name": institution.name, **context})

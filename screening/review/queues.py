@@ -13,7 +13,7 @@ from screening.core.database import utcnow
 from screening.core.errors import Forbidden
 from screening.proposals import workflow
 from screening.proposals.models import Proposal, ProposalVersion
-from screening.review.cases import COMMITTEE_ROLES, audit_case
+from screening.review.cases import COMMITTEE_ROLES, audit_case, recused_case_ids
 from screening.review.models import Committee, CommitteeMember, ReviewCase
 from screening.review.notifications import notify_case
 
@@ -35,6 +35,8 @@ class QueueRow:
     committee: Committee
     rapporteur: User | None
     overdue: bool
+    # The actor declared a conflict of interest: the row shows that and nothing of the proposal.
+    recused: bool = False
     categories: set[str] = field(default_factory=set)
     countries: set[str] = field(default_factory=set)
 
@@ -66,16 +68,21 @@ def _rows(session: Session, actor: Actor, statuses: set[str]) -> list[QueueRow]:
     rapporteur_ids = {c.rapporteur_id for c, _p in pairs if c.rapporteur_id}
     users = {u.id: u for u in session.exec(select(User).where(User.id.in_(rapporteur_ids))).all()} \
         if rapporteur_ids else {}
+    recused = recused_case_ids(session, actor.user.id, [c.id for c, _p in pairs])
     now = utcnow()
     rows = []
     for case, proposal in pairs:
+        overdue = bool(case.due_at and case.due_at < now and proposal.status in workflow.UNDER_REVIEW)
+        if case.id in recused:
+            rows.append(QueueRow(case=case, proposal=proposal, version=None, committee=committees[case.committee_id],
+                                 rapporteur=None, overdue=overdue, recused=True))
+            continue
         version = versions_by_pid.get(proposal.id)
         flags = version.result_json.get("flags", []) if version else []
         partners = version.proposal_json.get("partners", []) if version else []
         rows.append(QueueRow(
             case=case, proposal=proposal, version=version, committee=committees[case.committee_id],
-            rapporteur=users.get(case.rapporteur_id),
-            overdue=bool(case.due_at and case.due_at < now and proposal.status in workflow.UNDER_REVIEW),
+            rapporteur=users.get(case.rapporteur_id), overdue=overdue,
             categories={f.get("category") for f in flags},
             countries={p.get("country") for p in partners if p.get("country")},
         ))
@@ -93,6 +100,8 @@ def queue(session: Session, actor: Actor, filters: dict[str, Any]) -> list[Queue
     status = filters.get("status")
     statuses = {status} if status in workflow.STATES else set(workflow.UNDER_REVIEW)
     rows = _rows(session, actor, statuses)
+    if any(filters.get(name) for name in ("tier", "category", "country")):
+        rows = [r for r in rows if not r.recused]  # matching them would tell what the proposal holds
     if tier := filters.get("tier"):
         rows = [r for r in rows if r.proposal.tier == tier]
     if category := filters.get("category"):
@@ -117,14 +126,15 @@ def queue(session: Session, actor: Actor, filters: dict[str, Any]) -> list[Queue
         "title": lambda r: (r.proposal.title.casefold(), r.case.id),
     }
     rows.sort(key=keys.get(sort, keys["due"]))
+    rows.sort(key=lambda r: r.recused)  # stable: recused cases last, so their place tells nothing either
     return rows
 
 
 def fast_tracked(session: Session, actor: Actor) -> list[QueueRow]:
-    """The spot-check list: fast-tracked cases of the actor's committees, newest first."""
+    """The spot-check list: fast-tracked cases of the actor's committees (not recused), newest first."""
     if not actor.has(*COMMITTEE_ROLES):
         raise Forbidden("committee members only")
-    rows = _rows(session, actor, {workflow.FAST_TRACKED})
+    rows = [r for r in _rows(session, actor, {workflow.FAST_TRACKED}) if not r.recused]
     rows.sort(key=lambda r: r.case.opened_at, reverse=True)
     return rows
 

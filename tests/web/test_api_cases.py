@@ -124,7 +124,7 @@ def test_case_shows_the_proposal_flags_dispositions_and_an_etag(client, world):
     openapi_validator(client, "Case").validate(doc)
     case = db.session.get(ReviewCase, world["case"].id)
     assert r.headers["ETag"] == f'"case-{case.id}-v{case.version}"' and doc["lock_version"] == case.version
-    assert doc["role"] == "chair" and doc["recused"] is False and doc["dispositions"] == []
+    assert doc["role"] == "chair" and doc["dispositions"] == []
     assert doc["version"]["proposal"]["partners"][0]["name"] == "Harbin Institute of Technology"
     assert any(f["category"] == "partner" for f in doc["flags"]) and all(len(f["key"]) == 16 for f in doc["flags"])
     assert doc["decision"] is None
@@ -151,7 +151,7 @@ def _flag(world, category="partner"):
     return next(f for f in cases.flags_of(version) if f["category"] == category)
 
 
-def test_recused_member_sees_no_deliberation_and_changes_nothing(client, world):
+def test_recused_member_sees_the_case_only_as_recused_and_changes_nothing(client, world):
     key = _flag(world)["key"]
     url = f"/api/v1/cases/{world['case'].id}"
     r = client.put(f"{url}/flags/{key}/disposition", headers=h(world, "chair"),
@@ -161,21 +161,30 @@ def test_recused_member_sees_no_deliberation_and_changes_nothing(client, world):
                                                                frozenset({"committee_member"})), world["case"].id)
     deliberation.declare_conflict(db.session, access, "co-author")
     db.session.commit()
-    doc = case_doc(client, world, "member").get_json()
-    assert doc["recused"] is True and doc["dispositions"] is None and "DELIBERATION-TEXT" not in str(doc)
-    assert doc["flags"] and doc["version"]["proposal"]  # the proposal and flags stay visible
+    body = assert_problem(client.get(url, headers=h(world, "member")), 403)
+    assert "conflict of interest" in body["detail"] and "DELIBERATION-TEXT" not in str(body)
+    [row] = [c for c in client.get("/api/v1/cases", headers=h(world, "member")).get_json()["items"]
+             if c["id"] == world["case"].id]
+    assert row["recused"] is True and row["committee"]["id"]
+    assert row["title"] is row["proposal_id"] is row["tier"] is row["status"] is None
+    assert row["flag_categories"] == row["partner_countries"] == []
+    assert world["proposal"].title not in str(row)
+    # A filter on what the proposal holds does not list it (its match would tell).
+    assert world["case"].id not in [c["id"] for c in client.get(
+        "/api/v1/cases?country=CN", headers=h(world, "member")).get_json()["items"]]
+    assert_problem(client.get(f"/api/v1/proposals/{world['proposal'].id}", headers=h(world, "member")), 404)
     body = assert_problem(client.put(f"{url}/flags/{key}/disposition", headers=h(world, "member"),
                                      json={"disposition": "dismissed", "reason": "x"}), 403)
     assert body["status"] == 403
     assert len(db.session.exec(select(FlagDisposition)).all()) == 1
+    # The chair still sees the case, and who is recused is on the web case page (test_review.py).
+    assert case_doc(client, world, "chair").get_json()["dispositions"][0]["reason"] == "DELIBERATION-TEXT"
 
 
 def test_recused_chair_cannot_decide(client, world):
-    access = cases.get_case(db.session, accounts.Actor(world["users"]["chair"], world["inst"].id,
-                                                               frozenset({"committee_chair"})), world["case"].id)
-    db.session.add(ConflictDeclaration(case_id=access.case.id, user_id=world["users"]["chair"].id, reason="x"))
-    db.session.commit()
     etag = case_doc(client, world).headers["ETag"]
+    db.session.add(ConflictDeclaration(case_id=world["case"].id, user_id=world["users"]["chair"].id, reason="x"))
+    db.session.commit()
     r = client.post(f"/api/v1/cases/{world['case'].id}/decision", headers=h(world, "chair", **{"If-Match": etag}),
                     json={"outcome": "approved", "reasoning": "fine"})
     assert_problem(r, 403)

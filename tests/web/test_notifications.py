@@ -7,6 +7,7 @@ mail is recorded; an SMTP outage never fails the request that enqueued the mail 
 
 import email
 import socket
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from email.policy import default as default_policy
 from pathlib import Path
@@ -65,17 +66,23 @@ def _use_smtp(app, monkeypatch, port: int) -> None:
         monkeypatch.setitem(app.config, key, value)
 
 
-@pytest.fixture
-def smtp(app, monkeypatch):
-    recorder = Recorder()
+@contextmanager
+def smtp_server(app, monkeypatch, handler):
+    """``handler`` answers SMTP on 127.0.0.1 at a free port, where the app's mail settings point."""
     port = _free_port()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     _use_smtp(app, monkeypatch, port)
     try:
-        yield recorder
+        yield handler
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp(app, monkeypatch):
+    with smtp_server(app, monkeypatch, Recorder()) as recorder:
+        yield recorder
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from screening.core.database import utcnow
 from screening.core.errors import Forbidden, IllegalTransition
 from screening.core.extensions import db
 from screening.core.models import AuditEvent
+from screening.notifications import transports
 from screening.proposals import workflow
 from screening.proposals.models import Proposal, ProposalVersion
 from screening.review import advisors, cases, decisions, queues, routing
@@ -357,7 +358,7 @@ def test_votes_are_recorded_and_replaced(app, factory, world):
 # ---------------------------------------------------------------- conflicts of interest
 
 
-def test_recused_member_sees_no_deliberation_and_cannot_act(app, factory, world):
+def test_recused_member_sees_nothing_of_the_case_and_cannot_act(app, factory, world):
     case = world["case"]
     chair = _client(app, factory, world["chair"])
     chair.post(f"/review/cases/{case.id}/comments", data={"kind": "internal", "body": "DELIBERATION-TEXT"})
@@ -368,20 +369,46 @@ def test_recused_member_sees_no_deliberation_and_cannot_act(app, factory, world)
     assert member.post(f"/review/cases/{case.id}/conflict",
                        data={"reason": "I co-authored with the partner"}).status_code == 302
     assert db.session.exec(select(AuditEvent).where(AuditEvent.action == "case.conflict_declared")).first()
-    html = _case_html(member, case)
-    assert "DELIBERATION-TEXT" not in html and "VOTE-TEXT" not in html and "conflict of interest" in html
-    assert "Harbin Institute of Technology" in html  # the proposal and flags stay visible
+    title = world["proposal"].title
+    r = member.get(f"/review/cases/{case.id}")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 403 and "conflict of interest" in html
+    for secret in ("DELIBERATION-TEXT", "VOTE-TEXT", "Harbin Institute of Technology", title):
+        assert secret not in html
+    queue = member.get("/review/").get_data(as_text=True)
+    assert "recused" in queue and f'data-case="{case.id}"' in queue
+    assert title not in queue and "Harbin" not in queue and f"/review/cases/{case.id}" not in queue
+    assert title not in member.get("/review/?country=CN").get_data(as_text=True)
+    # Nor through the proposal pages, which committee members may otherwise read.
+    assert member.get(f"/proposals/{world['proposal'].id}").status_code == 404
+    assert member.get(f"/proposals/{world['proposal'].id}/versions/1").status_code == 404
     before = (len(db.session.exec(select(Vote)).all()), len(db.session.exec(select(CaseComment)).all()))
     key = cases.flags_of(cases.latest_version(db.session, world["proposal"]))[0]["key"]
     for url, data in [("votes", {"recommendation": "approve", "text": "x"}),
                       ("comments", {"kind": "internal", "body": "x"}),
                       ("dispositions", {"flag": key, "disposition": "confirmed", "reason": "x"}),
-                      ("information-request", {"questions": "x"})]:
+                      ("information-request", {"questions": "x"}),
+                      ("conflict", {"reason": "again"})]:
         assert member.post(f"/review/cases/{case.id}/{url}", data=data).status_code == 403, url
-    assert member.get(f"/review/cases/{case.id}/diff").status_code in (403, 404)
+    assert member.get(f"/review/cases/{case.id}/diff").status_code == 403
     db.session.expire_all()
     assert (len(db.session.exec(select(Vote)).all()), len(db.session.exec(select(CaseComment)).all())) == before
     assert db.session.get(Proposal, world["proposal"].id).status == "in_review"
+    # The chair still sees who is recused, and cannot make them rapporteur.
+    chair_html = _case_html(chair, case)
+    assert "Conflicts of interest declared by:" in chair_html and world["member"].name in chair_html
+    r = chair.post(f"/review/cases/{case.id}/assign", data={"rapporteur": str(world["member"].id)})
+    assert r.status_code == 400
+    # Nor does the committee's mail about the case reach them any more.
+    sent = transports.memory_outbox(app)
+    sent.clear()
+    db.session.get(ReviewCase, case.id).due_at = utcnow() - timedelta(days=1)
+    db.session.commit()
+    assert queues.notify_overdue(db.session) == [case.id]
+    db.session.commit()
+    recipients = {str(m["To"]) for m in sent}
+    assert recipients and not any(world["member"].email in to for to in recipients)
+    assert any(world["member2"].email in to for to in recipients)
 
 
 def test_recused_chair_cannot_decide(app, factory, world):

@@ -9,7 +9,14 @@ from screening.api import tokens
 from screening.core.extensions import db
 
 from ..helpers import minimal_proposal
-from .core import OTHER_RESEARCHER, OWNER, expect_object_change, expect_object_read, expect_researcher_page
+from .core import (
+    OTHER_RESEARCHER,
+    OWNER,
+    expect_object_change,
+    expect_object_read,
+    expect_researcher_page,
+    recused,
+)
 
 RESEARCHERS = {"researcher", OWNER, OTHER_RESEARCHER}
 COMMITTEE = {"committee_member", "committee_chair"}
@@ -66,21 +73,22 @@ SPEC = {
     "api.create_proposal": ("POST", lambda ids: "/api/v1/proposals",
                             Token(_researchers(201), minimal_proposal(title="Made through the API"))),
     "api.get_proposal": ("GET", lambda ids: f"/api/v1/proposals/{ids['api_submitted']}",
-                         Token(expect_object_read)),
+                         recused(Token(expect_object_read), 404)),
     "api.update_proposal": ("PUT", lambda ids: f"/api/v1/proposals/{ids['api_draft']}",
                             Token(lambda a, s: expect_object_change(a, s, 200),
                                   minimal_proposal(title="Changed through the API"))),
     "api.submit_proposal": ("POST", lambda ids: f"/api/v1/proposals/{ids['api_draft']}/submit",
                             Token(lambda a, s: expect_object_change(a, s, 201))),
     "api.get_version": ("GET", lambda ids: f"/api/v1/proposals/{ids['api_submitted']}/versions/1",
-                        Token(expect_object_read)),
+                        recused(Token(expect_object_read), 404)),
     # Committee cases (ids["case"]: inst A's case in review, made by authz/review.py). Committee
     # people of inst A reach it, those of inst B get 404, everybody else 403. Bodies are chosen so
     # that access is decided first and nothing changes: an unknown field (422), no If-Match (428).
     "api.list_cases": ("GET", lambda ids: "/api/v1/cases", Token(_committee(200, 200))),
-    "api.get_case": ("GET", lambda ids: f"/api/v1/cases/{ids['case']}", Token(_committee(200))),
+    "api.get_case": ("GET", lambda ids: f"/api/v1/cases/{ids['case']}", recused(Token(_committee(200)), 403)),
     "api.put_disposition": ("PUT", lambda ids: f"/api/v1/cases/{ids['case']}/flags/0123456789abcdef/disposition",
-                            Token(_committee(422), {"disposition": "dismissed", "reason": "x", "status": "decided"})),
+                            recused(Token(_committee(422), {"disposition": "dismissed", "reason": "x",
+                                                            "status": "decided"}), 403)),
     "api.decide_case": ("POST", lambda ids: f"/api/v1/cases/{ids['case']}/decision",
                         Token(_chair(428), {"outcome": "approved", "reasoning": "matrix"})),
     # The international office's portfolio (api_portfolio.py): office people of either institution

@@ -6,7 +6,7 @@ existence of a document id leaks nothing. Retrying needs the chair or an admin (
 this world is ready, so they get 409 and nothing changes).
 """
 
-from .core import OWNER
+from .core import OWNER, recused
 
 READERS = {OWNER, "committee_member", "committee_chair", "international_office", "institution_admin"}
 RETRIERS = {"committee_chair", "institution_admin"}
@@ -23,8 +23,9 @@ def _retry(actor, same_inst):
 
 
 SPEC = {
-    "documents.download": ("GET", lambda ids: f"/documents/{ids['letter']}/download", _download),
-    "documents.retry": ("POST", lambda ids: f"/documents/{ids['letter']}/retry", _retry),
+    # The recused member (on the letter's case too) is not a reader: 404 as for strangers.
+    "documents.download": ("GET", lambda ids: f"/documents/{ids['letter']}/download", recused(_download, 404)),
+    "documents.retry": ("POST", lambda ids: f"/documents/{ids['letter']}/retry", recused(_retry, 404)),
     "documents.admin": ("GET", lambda ids: "/documents/admin",
                         lambda a, s: 200 if a == "institution_admin" else 403),
     "documents.verify": ("GET", lambda ids: "/verify", "public"),

@@ -1,16 +1,27 @@
 """Authorisation expectations for the committee review (issue 4).
 
 Members and the chair of inst A's default committee see inst A's case; committee people of
-inst B get 404; everybody else 403. POSTs without a body answer 400 to those allowed (the form
-is checked only after access), so the matrix never changes state.
+inst B get 404; everybody else 403, and so does the recused member of inst A's committee. POSTs
+without a body answer 400 to those allowed (the form is checked only after access), so the
+matrix never changes state.
 """
 
 from datetime import timedelta
 
+from sqlmodel import select
+
 from screening.core.database import utcnow
 from screening.core.extensions import db
 from screening.review import cases, deliberation, routing
-from screening.review.models import AdvisorInvitation, CommitteeMember, RoutingRule
+from screening.review.models import (
+    AdvisorInvitation,
+    CommitteeMember,
+    ConflictDeclaration,
+    ReviewCase,
+    RoutingRule,
+)
+
+from .core import RECUSED, recused
 
 MEMBERS = {"committee_member", "committee_chair"}
 
@@ -24,7 +35,7 @@ def _case(ok):
         if actor not in MEMBERS:
             return 403
         return ok if same_inst else 404
-    return expect
+    return recused(expect, 403)  # a recused member has no access to the case at all (issue 14, item 6)
 
 
 def _chair(ok):
@@ -113,3 +124,9 @@ def extend_world(factory, world) -> None:
                                          expires_at=utcnow() + timedelta(days=7)))
     db.session.commit()
     world["ids"].update(case=case.id, fast_case=fast_case.id)
+    # The recused member sits on inst A's committee and declared a conflict on every case there.
+    db.session.add(CommitteeMember(committee_id=case.committee_id, user_id=users[(RECUSED, True)].id, role="member"))
+    for recused_case in db.session.exec(select(ReviewCase).where(ReviewCase.institution_id == inst_a.id)).all():
+        db.session.add(ConflictDeclaration(case_id=recused_case.id, user_id=users[(RECUSED, True)].id,
+                                           reason="matrix: co-author of the partner"))
+    db.session.commit()
