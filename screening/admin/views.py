@@ -55,11 +55,12 @@ NAV: list[tuple[str, object]] = [
     ("admin.partner_lists", _l("Lists")),
     ("admin.audit_log_page", _l("Audit log")),
     ("documents.admin", _l("Letters")),
+    ("notifications.failed", _l("Undelivered mail")),
 ]
 STAGED_KEY = "admin_staged_list"
 
 
-@bp.context_processor
+@bp.app_context_processor  # pages of other features (letters, undelivered mail) sit in the same menu
 def _navigation() -> dict:
     return {"admin_nav": NAV}
 
