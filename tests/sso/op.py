@@ -8,7 +8,6 @@ wrong nonce), signed with the real key, so only our validation can catch it.
 """
 
 import secrets
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -19,7 +18,8 @@ from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
 from flask import Flask, jsonify
 from joserfc.jwk import RSAKey
-from werkzeug.serving import make_server
+
+from .loopback import LoopbackServer
 
 
 @dataclass
@@ -93,17 +93,15 @@ class OpenIDProvider:
                      "eduperson_scoped_affiliation": ["faculty@uni-a.example"]}
         self.claim_overrides: dict = {}
         self.app = self._build_app()
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.issuer = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._server = LoopbackServer(self.app)
+        self.issuer = self._server.url
 
     def __enter__(self):
-        self._thread.start()
+        self._server.__enter__()
         return self
 
     def __exit__(self, *exc):
-        self._server.shutdown()
-        self._thread.join(timeout=5)
+        self._server.__exit__(*exc)
 
     def _build_app(self) -> Flask:
         provider = self
