@@ -82,8 +82,9 @@ def test_production_refuses_to_start_without_a_secret_key(production_env):
     assert "SCREENING_SECRET_KEY is missing" in proc.stdout + proc.stderr
 
 
-UNITS = ("screening-web", "screening-worker", "screening-beat")
-COMPOSE_SERVICE = {"screening-web": "web", "screening-worker": "worker", "screening-beat": "beat"}
+UNITS = ("screening-migrate", "screening-web", "screening-worker", "screening-beat")
+COMPOSE_SERVICE = {"screening-migrate": "migrate", "screening-web": "web", "screening-worker": "worker",
+                   "screening-beat": "beat"}
 INSTALL_DIR = "/opt/screening"  # where the units expect the checkout and its .venv
 
 
@@ -141,7 +142,6 @@ def test_compose_builds_the_project_and_runs_the_units_commands():
         assert app["build"] == {"context": ".", "dockerfile": "Containerfile"}, service
         assert not app["image"].startswith("docker.io"), service  # our own build, never pulled
         assert _without_bind(app["command"]) == _without_bind(exec_start(read_unit(name))), service
-    assert services["migrate"]["command"][-2:] == ["db", "upgrade"]
     assert (ROOT / "Containerfile").is_file()
 
 
@@ -172,6 +172,9 @@ def unit_environment(production_env, tmp_path):
 
     def command_and_env(name: str) -> tuple[list[str], dict[str, str]]:
         service = read_unit(name)["Service"]
+        for setting, parent in (("StateDirectory", "/var/lib"), ("RuntimeDirectory", "/run")):
+            for folder in service.get(setting, []):  # systemd creates these before ExecStart
+                Path(moved(f"{parent}/{folder}")).mkdir(parents=True, exist_ok=True)
         env = {key: value for key, value in production_env.items() if not key.startswith("SCREENING_")}
         for assignment in service.get("Environment", []):  # EnvironmentFile= overrides Environment=
             key, _, value = assignment.partition("=")
@@ -185,11 +188,11 @@ def unit_environment(production_env, tmp_path):
 @needs_services
 def test_the_systemd_units_start_pass_readiness_and_the_worker_answers(unit_environment, tmp_path):
     command_and_env, port, settings = unit_environment
-    _, web_env = command_and_env("screening-web")
-    migrated = _run(web_env, str(BIN / "screening"), "db", "upgrade")  # the deploy step before (re)starting
+    migrate, migrate_env = command_and_env("screening-migrate")  # the deploy step before (re)starting
+    migrated = _run(migrate_env, *migrate)
     assert migrated.returncode == 0, migrated.stderr
     processes, logs = [], {}
-    for name in UNITS:
+    for name in UNITS[1:]:
         command, env = command_and_env(name)
         logs[name] = tmp_path / f"{name}.log"
         processes.append(_start(env, *command, log=logs[name]))
@@ -215,7 +218,8 @@ def test_the_systemd_units_start_pass_readiness_and_the_worker_answers(unit_envi
                                headers={"Authorization": f"Bearer {settings['SCREENING_METRICS_TOKEN']}"})
         assert metrics.status_code == 200 and "screening_http_requests_total" in metrics.text
         assert list((tmp_path / "run" / "prometheus").glob("*.db")), "gunicorn's workers wrote no metric files"
-        assert all(proc.poll() is None for proc in processes)
+        for name, proc in zip(UNITS[1:], processes, strict=True):
+            assert proc.poll() is None, logs[name].read_text()
         assert "beat: Starting" in logs["screening-beat"].read_text()
     finally:
         _stop(*processes)
