@@ -78,7 +78,7 @@ class SamlIdentityProvider:
                                     "RelayState": relay_state}
 
 
-class IdpLoginPage:
+class IdpLoginPage(LoopbackServer):
     """The identity provider as a browser meets it: its own login page over HTTP on 127.0.0.1.
 
     ``GET /sso`` (the SingleSignOnService our AuthnRequest is redirected to) shows a username and
@@ -88,16 +88,8 @@ class IdpLoginPage:
 
     def __init__(self, folder: Path, entity_id: str, sp_metadata: str, people: dict[str, tuple[str, dict]]):
         self.people = people
-        self._server = LoopbackServer(self._build_app())
-        self.url = self._server.url
+        super().__init__(self._build_app())
         self.idp = SamlIdentityProvider(folder, entity_id, sp_metadata, endpoint_base=self.url)
-
-    def __enter__(self):
-        self._server.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.__exit__(*exc)
 
     def _build_app(self) -> Flask:
         page = self

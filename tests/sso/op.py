@@ -84,7 +84,7 @@ class AuthorizationCode:
         return None
 
 
-class OpenIDProvider:
+class OpenIDProvider(LoopbackServer):
     def __init__(self, client_id: str, client_secret: str, redirect_uri: str):
         self.client = Client(client_id, client_secret, redirect_uri)
         self.key = RSAKey.generate_key(2048, parameters={"kid": secrets.token_hex(4), "use": "sig", "alg": "RS256"})
@@ -93,15 +93,8 @@ class OpenIDProvider:
                      "eduperson_scoped_affiliation": ["faculty@uni-a.example"]}
         self.claim_overrides: dict = {}
         self.app = self._build_app()
-        self._server = LoopbackServer(self.app)
-        self.issuer = self._server.url
-
-    def __enter__(self):
-        self._server.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.__exit__(*exc)
+        super().__init__(self.app)
+        self.issuer = self.url
 
     def _build_app(self) -> Flask:
         provider = self

@@ -6,8 +6,6 @@ and then the right password, and the IdP's signed response posts itself back to 
 account is created on this first sign-in and the researcher lands on their dashboard.
 """
 
-from pathlib import Path
-
 import pytest
 from sqlmodel import select
 
@@ -19,7 +17,7 @@ from screening.core.extensions import db
 from screening.core.models import AuditEvent
 from screening.sso import saml, service
 from screening.sso.saml import write_self_signed_pair
-from tests.web.test_browser import ARGS, CHROMIUM, OUTPUT
+from tests.web.test_browser import OUTPUT, chromium
 
 from .conftest import IDP_A, SCOPE_A
 from .idp import IdpLoginPage, researcher_attributes
@@ -59,32 +57,24 @@ def live_sso(tmp_path):
 
 
 def test_a_researcher_signs_in_at_the_idp_login_page_and_lands_on_their_new_dashboard(live_sso):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
     app, site, idp_page = live_sso
-    OUTPUT.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(f"{site}/login")
-            page.get_by_role("link", name="Sign in with your institution (single sign-on)").click()
-            page.get_by_role("link", name="Universität A (DFN-AAI)").click()
-            page.wait_for_url(f"{idp_page}/sso?**")
-            page.get_by_label("Username").fill("alice")
-            page.get_by_label("Password").fill("not the password")
-            page.get_by_role("button", name="Sign in").click()
-            assert "Wrong username or password." in page.get_by_role("alert").inner_text()
-            page.get_by_label("Username").fill("alice")
-            page.get_by_label("Password").fill(IDP_PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(f"{site}/proposals/")
-            assert page.get_by_role("heading", level=1).inner_text() == "My proposals"
-            assert page.locator("header").get_by_role("link", name="New proposal").is_visible()
-            page.screenshot(path=str(OUTPUT / "sso-browser-dashboard.png"), full_page=True)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(f"{site}/login")
+        page.get_by_role("link", name="Sign in with your institution (single sign-on)").click()
+        page.get_by_role("link", name="Universität A (DFN-AAI)").click()
+        page.wait_for_url(f"{idp_page}/sso?**")
+        page.get_by_label("Username").fill("alice")
+        page.get_by_label("Password").fill("not the password")
+        page.get_by_role("button", name="Sign in").click()
+        assert "Wrong username or password." in page.get_by_role("alert").inner_text()
+        page.get_by_label("Username").fill("alice")
+        page.get_by_label("Password").fill(IDP_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{site}/proposals/")
+        assert page.get_by_role("heading", level=1).inner_text() == "My proposals"
+        assert page.locator("header").get_by_role("link", name="New proposal").is_visible()
+        page.screenshot(path=str(OUTPUT / "sso-browser-dashboard.png"), full_page=True)
     with app.app_context():
         alice = db.session.exec(select(User).where(User.email == "alice@uni-a.example")).one()
         institution = accounts.get_institution(db.session, "uni-a")
