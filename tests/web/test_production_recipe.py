@@ -7,8 +7,10 @@ configuration from SCREENING_* environment variables only.
 """
 
 import os
+import re
 import secrets
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -237,3 +239,24 @@ def _wait_until_ready(base: str, deadline: float) -> requests.Response | None:
             pass
         time.sleep(1)
     return answer
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
+def test_the_nginx_site_passes_nginx_own_check(tmp_path):
+    """`nginx -t` on the shipped site, its certificate and log paths moved to tmp_path."""
+    from screening.sso.saml import write_self_signed_pair
+
+    write_self_signed_pair(tmp_path / "key.pem", tmp_path / "cert.pem", common_name="screening.example-university.de")
+    site = (DEPLOY / "nginx" / "screening.conf").read_text()
+    site = re.sub(r"ssl_certificate\s+\S+;", f"ssl_certificate {tmp_path / 'cert.pem'};", site)
+    site = re.sub(r"ssl_certificate_key\s+\S+;", f"ssl_certificate_key {tmp_path / 'key.pem'};", site)
+    site = site.replace("/var/log/nginx/", f"{tmp_path}/")
+    (tmp_path / "site.conf").write_text(site)
+    temp_paths = "".join(f"  {kind}_temp_path {tmp_path / kind};\n"
+                         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path / 'nginx.pid'};\nerror_log stderr;\nevents {{}}\n"
+        f"http {{\n  access_log off;\n{temp_paths}  include {tmp_path / 'site.conf'};\n}}\n")
+    check = subprocess.run(["nginx", "-t", "-q", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+                           capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0, check.stderr
