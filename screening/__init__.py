@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from screening.core import config as config_mod
@@ -48,6 +49,9 @@ def create_app(config: dict | None = None) -> Flask:
     config_mod.check_production(app)
     if not config_mod.is_production(app):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    hops = int(app.config["TRUSTED_PROXY_HOPS"])
+    if hops:  # the client's address and scheme as the proxy saw them (throttling, logs, Secure redirects)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     app.url_map.strict_slashes = True
     app.url_map.converters["int"] = DatabaseIdConverter
 

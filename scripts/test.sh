@@ -20,7 +20,7 @@ pytest -q -p no:cacheprovider --basetemp="$run_tmp/pytest"
 if [ -d tests/web ]; then
   SCREENING_TEST_DATABASE_URL="${SCREENING_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}" \
   SCREENING_TEST_REDIS_URL="${SCREENING_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}" \
-    pytest -q -p no:cacheprovider --basetemp="$run_tmp/pytest" tests/web tests/operations -m "not browser"
+    pytest -q -p no:cacheprovider --basetemp="$run_tmp/pytest" tests/web tests/operations tests/sso -m "not browser"
 fi
 
 rm -rf "$run_tmp/pytest"

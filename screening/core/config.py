@@ -53,6 +53,9 @@ def defaults(instance_path: str) -> dict:
         "MAIL_SMTP_STARTTLS": True,
         "MAIL_SMTP_SSL": False,
         "MAIL_SMTP_TIMEOUT": 10,
+        # Reverse proxies in front of gunicorn whose X-Forwarded-For/-Proto are trusted (deploy/nginx: 1).
+        # 0 trusts none: behind a proxy every client then looks like 127.0.0.1 to the login throttle.
+        "TRUSTED_PROXY_HOPS": 0,
         # SAML service provider key pair (docs/sso.md); unset outside production: made in instance/saml/.
         "SAML_SP_KEY_FILE": None,
         "SAML_SP_CERT_FILE": None,

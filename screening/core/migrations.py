@@ -13,7 +13,7 @@ FILE_TEMPLATE = "%%(year)d_%%(month).2d_%%(day).2d_%%(hour).2d%%(minute).2d-%%(r
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def alembic_config(url: str, connection=None) -> Config:
+def alembic_config(url: str, connection=None, app: Flask | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -21,6 +21,8 @@ def alembic_config(url: str, connection=None) -> Config:
     cfg.set_main_option("timezone", "UTC")
     if connection is not None:
         cfg.attributes["connection"] = connection
+    if app is not None:  # data migrations that need the configuration (e.g. a key) read it from here
+        cfg.attributes["flask_config"] = app.config
     return cfg
 
 
@@ -30,7 +32,7 @@ def described_by_models(name: str | None, type_: str, parent_names: dict) -> boo
 
 
 def upgrade(app: Flask, revision: str = "head", connection=None) -> None:
-    command.upgrade(alembic_config(app.config["DATABASE_URL"], connection), revision)
+    command.upgrade(alembic_config(app.config["DATABASE_URL"], connection, app), revision)
 
 
 def revision(app: Flask, message: str, autogenerate: bool = True) -> None:

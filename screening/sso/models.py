@@ -44,9 +44,10 @@ class IdentityProvider(SQLModel, table=True):
     # SAML: the IdP's metadata document (uploaded, or fetched from metadata_url by the administrator).
     metadata_xml: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     metadata_url: str | None = Field(default=None, sa_column=sa.Column(sa.String(1000), nullable=True))
-    # OIDC: the client registered at the provider (the secret is never logged or shown again).
+    # OIDC: the client registered at the provider. The secret is stored encrypted (Fernet token,
+    # see screening.sso.sealing), and never logged or shown again.
     client_id: str | None = Field(default=None, sa_column=sa.Column(sa.String(300), nullable=True))
-    client_secret: str | None = Field(default=None, sa_column=sa.Column(sa.String(500), nullable=True))
+    client_secret_sealed: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     attribute_mapping: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(JSONDict, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -22,6 +22,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from screening.sso import sealing
 from screening.sso.identity import (
     DEFAULT_AFFILIATION_CLAIM,
     DEFAULT_ENTITLEMENT_CLAIM,
@@ -80,7 +81,7 @@ def discover(provider: IdentityProvider) -> dict:
 
 
 def _client(provider: IdentityProvider, redirect_uri: str) -> OAuth2Session:
-    return OAuth2Session(client_id=provider.client_id, client_secret=provider.client_secret,
+    return OAuth2Session(client_id=provider.client_id, client_secret=sealing.unseal(provider.client_secret_sealed),
                          token_endpoint_auth_method="client_secret_basic",  # noqa: S106 - a method name
                          scope="openid email profile", redirect_uri=redirect_uri, code_challenge_method="S256")
 

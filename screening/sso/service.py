@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, delete, select
 
@@ -20,7 +21,7 @@ from screening.accounts.models import ROLES, Institution, Membership, Role, User
 from screening.core import audit
 from screening.core.database import utcnow
 from screening.core.errors import Conflict, Forbidden, ValidationFailed
-from screening.sso import saml
+from screening.sso import oidc, saml, sealing
 from screening.sso.identity import (
     DEFAULT_AFFILIATION_CLAIM,
     DEFAULT_ENTITLEMENT_CLAIM,
@@ -173,7 +174,7 @@ def configure_oidc_provider(session: Session, actor: User | None, institution: I
         raise ValidationFailed({"client_secret": "give the client secret (at most 500 characters)"})
     slug, display_name = _check_common(session, institution, "oidc", slug, display_name, issuer)
     return _save_provider(session, actor, institution, "oidc", slug=slug, display_name=display_name,
-                          entity_id=issuer, client_id=client_id, client_secret=client_secret,
+                          entity_id=issuer, client_id=client_id, client_secret_sealed=sealing.seal(client_secret),
                           attribute_mapping=normalise_mapping(mapping), enabled=True)
 
 
@@ -320,6 +321,58 @@ def _refuse(reason: str, message: str) -> SsoError:
     return SsoError(message, reason, status=403)
 
 
+def complete_saml_login(session: Session, relay_state: str | None,
+                        saml_response: str | None) -> tuple[SignedIn, str]:
+    """Verify the SAML answer posted to our ACS and sign its person in: (signed in, next path).
+
+    Every refusal (unknown or used RelayState, signature, audience, validity window, issuer,
+    replayed assertion, and whatever :func:`sign_in` refuses) is audited as
+    ``sso.login_refused`` and raised as :class:`SsoError`; the caller commits either way, so
+    the used RelayState, the seen assertion and the audit record stay.
+    """
+    provider = None
+    try:
+        login_request, provider = take_login_request(session, relay_state, "saml")
+        assertion = saml.read_response(provider, saml.decode_posted_response(saml_response or ""),
+                                       login_request.request_id)
+        remember_assertion(session, provider, assertion.assertion_id, assertion.not_on_or_after)
+    except SsoError as exc:
+        record_refusal(session, provider, "saml", exc)
+        raise
+    signed_in = sign_in(session, provider, assertion.identity, name_id=assertion.name_id,
+                        session_index=assertion.session_index)
+    return signed_in, login_request.next_path
+
+
+def complete_oidc_login(session: Session, state: str | None, browser_state: str | None, *, code: str,
+                        provider_error: bool, redirect_uri: str) -> tuple[SignedIn, str]:
+    """Finish an OpenID Connect sign-in at our callback: (signed in, next path).
+
+    ``browser_state`` is the state this browser's session remembered when it started; a
+    callback carrying another one was started elsewhere. Refusals are audited like SAML's.
+    """
+    provider = None
+    try:
+        login_request, provider = take_login_request(session, state, "oidc")
+        if browser_state != state:
+            raise SsoError(_l("This sign-in was started in another browser. Please start again."),
+                           "state not bound to this browser")
+        if provider_error:
+            raise SsoError(_l("Your identity provider did not sign you in."), "provider returned an error")
+        identity = oidc.finish_login(provider, redirect_uri, code, login_request.nonce, login_request.code_verifier)
+    except SsoError as exc:
+        record_refusal(session, provider, "oidc", exc)
+        raise
+    return sign_in(session, provider, identity), login_request.next_path
+
+
+def record_refusal(session: Session, provider: IdentityProvider | None, protocol: str, exc: SsoError) -> None:
+    """Audit a refused sign-in; ``provider`` is None when the answer named no sign-in started here."""
+    audit.record(session, None, "sso.login_refused", "identity_provider", provider.id if provider else None,
+                 provider.institution_id if provider else None,
+                 {"provider": provider.slug if provider else None, "protocol": protocol, "reason": exc.reason})
+
+
 def sign_in(session: Session, provider: IdentityProvider, identity: AssertedIdentity, *,
             name_id: str | None = None, session_index: str | None = None) -> SignedIn:
     """Sign the person the provider vouched for into the provider's institution, and nowhere else.
@@ -334,8 +387,7 @@ def sign_in(session: Session, provider: IdentityProvider, identity: AssertedIden
         with session.begin_nested():
             return _sign_in(session, provider, identity, name_id, session_index)
     except SsoError as exc:
-        audit.record(session, None, "sso.login_refused", "identity_provider", provider.id,
-                     provider.institution_id, {"provider": provider.slug, "reason": exc.reason})
+        record_refusal(session, provider, provider.protocol, exc)
         raise
 
 

@@ -9,6 +9,7 @@ import logging
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from forms.accounts import PlainActionForm
 from screening.accounts import service as accounts
@@ -25,10 +26,18 @@ bp = Blueprint("sso", __name__, url_prefix="/sso")
 log = logging.getLogger("screening.sso")
 
 
+THROTTLED = SsoError(_l("Too many attempts. Wait a few minutes and try again."), "too many attempts", status=429)
+
+
 def _problem(exc: SsoError):
     log.info("sso refused: %s (request %s)", exc.reason, g.get("request_id"))
     status = 503 if isinstance(exc, SsoUnavailable) else exc.status
     return render_template("sso/error.html", message=exc.message, request_id=g.get("request_id", "")), status
+
+
+def _too_many_attempts() -> bool:
+    """Starts and answers from one address count together (an answer also writes an audit record)."""
+    return limiter.exceeded(f"sso:addr:{request.remote_addr or 'unknown'}", current_app.config["LOGIN_LIMIT_ADDRESS"])
 
 
 def _start_browser_session(token: str) -> None:
@@ -54,10 +63,8 @@ def start(slug: str):
     provider = service.enabled_provider(db.session, slug=slug)
     if provider is None:
         raise NotFound(slug)
-    address = request.remote_addr or "unknown"
-    if limiter.exceeded(f"sso:addr:{address}", current_app.config["LOGIN_LIMIT_ADDRESS"]):
-        return render_template("sso/error.html", message=_("Too many attempts. Wait a few minutes and try again."),
-                               request_id=g.get("request_id", "")), 429
+    if _too_many_attempts():
+        return _problem(THROTTLED)
     next_path = safe_next(request.args.get("next"))
     try:
         state = service.new_state()
@@ -89,41 +96,34 @@ def saml_metadata():
 @bp.post("/saml/acs")
 @csrf.exempt
 def saml_acs():
+    if _too_many_attempts():
+        return _problem(THROTTLED)
     try:
-        login_request, provider = service.take_login_request(db.session, request.form.get("RelayState"), "saml")
-        assertion = saml.read_response(provider, saml.decode_posted_response(request.form.get("SAMLResponse", "")),
-                                       login_request.request_id)
-        service.remember_assertion(db.session, provider, assertion.assertion_id, assertion.not_on_or_after)
-        signed_in = service.sign_in(db.session, provider, assertion.identity, name_id=assertion.name_id,
-                                    session_index=assertion.session_index)
+        signed_in, next_path = service.complete_saml_login(db.session, request.form.get("RelayState"),
+                                                           request.form.get("SAMLResponse"))
     except SsoError as exc:
         db.session.commit()  # the used RelayState, the seen assertion and the audited refusal stay
         return _problem(exc)
     db.session.commit()
     _start_browser_session(signed_in.session_token)
-    return redirect(safe_next(login_request.next_path))
+    return redirect(safe_next(next_path))
 
 
 @bp.get("/oidc/callback")
 def oidc_callback():
-    state = request.args.get("state")
-    bound_state = session.pop("sso_state", None)
+    if _too_many_attempts():
+        return _problem(THROTTLED)
     try:
-        login_request, provider = service.take_login_request(db.session, state, "oidc")
-        if bound_state != state:
-            raise SsoError(_("This sign-in was started in another browser. Please start again."),
-                           "state not bound to this browser")
-        if request.args.get("error"):
-            raise SsoError(_("Your identity provider did not sign you in."), "provider returned an error")
-        identity = oidc.finish_login(provider, _oidc_redirect_uri(), request.args.get("code", ""),
-                                     login_request.nonce, login_request.code_verifier)
-        signed_in = service.sign_in(db.session, provider, identity)
+        signed_in, next_path = service.complete_oidc_login(
+            db.session, request.args.get("state"), session.pop("sso_state", None),
+            code=request.args.get("code", ""), provider_error=bool(request.args.get("error")),
+            redirect_uri=_oidc_redirect_uri())
     except SsoError as exc:
         db.session.commit()
         return _problem(exc)
     db.session.commit()
     _start_browser_session(signed_in.session_token)
-    return redirect(safe_next(login_request.next_path))
+    return redirect(safe_next(next_path))
 
 
 @bp.get("/saml/slo")

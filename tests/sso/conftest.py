@@ -7,7 +7,15 @@ from screening.core import migrations
 from screening.core.extensions import db
 from screening.sso import saml, service
 from screening.sso.saml import write_self_signed_pair
-from tests.web.conftest import _isolation, base_config, client, csrf_enabled, database_url, factory  # noqa: F401
+from tests.web.conftest import (  # noqa: F401 - fixtures and the marker hook
+    _isolation,
+    base_config,
+    client,
+    csrf_enabled,
+    database_url,
+    factory,
+    pytest_configure,
+)
 
 from .idp import SamlIdentityProvider
 from .op import OpenIDProvider

@@ -5,9 +5,12 @@ responses, and can be told to misbehave (another audience, an assertion that has
 """
 
 import base64
+import secrets
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from flask import Flask, request
+from markupsafe import escape
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.config import IdPConfig
 from saml2.metadata import create_metadata_string
@@ -15,6 +18,8 @@ from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_PERSISTENT, NameID
 from saml2.server import Server
 
 from screening.sso.saml import write_self_signed_pair
+
+from .loopback import LoopbackServer
 
 PASSWORD_CONTEXT = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
 
@@ -55,7 +60,13 @@ class SamlIdentityProvider:
                subject: str = "opaque-persistent-id") -> dict:
         """The form our app's ACS receives: a signed response to the AuthnRequest in ``login_url``."""
         query = {k: v[0] for k, v in parse_qs(urlsplit(login_url).query).items()}
-        request = self.server.parse_authn_request(query["SAMLRequest"], BINDING_HTTP_REDIRECT).message
+        return self.respond(query["SAMLRequest"], query["RelayState"], attributes, audience=audience,
+                            subject=subject)[1]
+
+    def respond(self, saml_request: str, relay_state: str, attributes: dict, *, audience: str | None = None,
+                subject: str = "opaque-persistent-id") -> tuple[str, dict]:
+        """(the requesting SP's assertion consumer address, the signed response form to post there)."""
+        request = self.server.parse_authn_request(saml_request, BINDING_HTTP_REDIRECT).message
         acs = self.server.config.metadata.assertion_consumer_service(request.issuer.text, BINDING_HTTP_POST)
         response = self.server.create_authn_response(
             identity=attributes, in_response_to=request.id, destination=acs[0]["location"],
@@ -63,8 +74,53 @@ class SamlIdentityProvider:
             name_id=NameID(format=NAMEID_FORMAT_PERSISTENT, text=subject, name_qualifier=self.entity_id),
             authn={"class_ref": PASSWORD_CONTEXT, "authn_auth": self.entity_id},
             sign_assertion=True, sign_response=False)
-        return {"SAMLResponse": base64.b64encode(str(response).encode()).decode(),
-                "RelayState": query["RelayState"]}
+        return acs[0]["location"], {"SAMLResponse": base64.b64encode(str(response).encode()).decode(),
+                                    "RelayState": relay_state}
+
+
+class IdpLoginPage(LoopbackServer):
+    """The identity provider as a browser meets it: its own login page over HTTP on 127.0.0.1.
+
+    ``GET /sso`` (the SingleSignOnService our AuthnRequest is redirected to) shows a username and
+    password form; a right password answers with the signed response in a form that posts
+    itself to our ACS (the HTTP-POST binding), a wrong one shows the form again.
+    """
+
+    def __init__(self, folder: Path, entity_id: str, sp_metadata: str, people: dict[str, tuple[str, dict]]):
+        self.people = people
+        super().__init__(self._build_app())
+        self.idp = SamlIdentityProvider(folder, entity_id, sp_metadata, endpoint_base=self.url)
+
+    def _build_app(self) -> Flask:
+        page = self
+        app = Flask("test-saml-idp-login-page")
+
+        def login_form(error: str = "") -> str:
+            hidden = "".join(f'<input type="hidden" name="{name}" value="{escape(request.values.get(name, ""))}">'
+                             for name in ("SAMLRequest", "RelayState"))
+            return (f"<!doctype html><title>Universität A - Login</title><h1>Universität A</h1>"
+                    f'<p role="alert">{escape(error)}</p><form method="post" action="/sso">{hidden}'
+                    '<label>Username <input name="username" autocomplete="username"></label>'
+                    '<label>Password <input name="password" type="password"></label>'
+                    "<button>Sign in</button></form>")
+
+        @app.get("/sso")
+        def show_login():
+            return login_form()
+
+        @app.post("/sso")
+        def check_login():
+            password, attributes = page.people.get(request.form.get("username", ""), (None, None))
+            if password is None or not secrets.compare_digest(request.form.get("password", ""), password):
+                return login_form("Wrong username or password."), 401
+            acs, form = page.idp.respond(request.form["SAMLRequest"], request.form["RelayState"], attributes)
+            fields = "".join(f'<input type="hidden" name="{name}" value="{escape(value)}">'
+                             for name, value in form.items())
+            return (f'<!doctype html><title>Signing in</title><form method="post" action="{escape(acs)}">{fields}'
+                    "<noscript><button>Continue</button></noscript></form>"
+                    "<script>document.forms[0].submit()</script>")
+
+        return app
 
 
 def tamper(form: dict, old: str, new: str) -> dict:

@@ -8,7 +8,6 @@ wrong nonce), signed with the real key, so only our validation can catch it.
 """
 
 import secrets
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -19,7 +18,8 @@ from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
 from flask import Flask, jsonify
 from joserfc.jwk import RSAKey
-from werkzeug.serving import make_server
+
+from .loopback import LoopbackServer
 
 
 @dataclass
@@ -84,7 +84,7 @@ class AuthorizationCode:
         return None
 
 
-class OpenIDProvider:
+class OpenIDProvider(LoopbackServer):
     def __init__(self, client_id: str, client_secret: str, redirect_uri: str):
         self.client = Client(client_id, client_secret, redirect_uri)
         self.key = RSAKey.generate_key(2048, parameters={"kid": secrets.token_hex(4), "use": "sig", "alg": "RS256"})
@@ -93,17 +93,8 @@ class OpenIDProvider:
                      "eduperson_scoped_affiliation": ["faculty@uni-a.example"]}
         self.claim_overrides: dict = {}
         self.app = self._build_app()
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.issuer = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._server.shutdown()
-        self._thread.join(timeout=5)
+        super().__init__(self.app)
+        self.issuer = self.url
 
     def _build_app(self) -> Flask:
         provider = self

@@ -3,11 +3,13 @@
 from urllib.parse import parse_qs, urlsplit
 
 import requests
-from sqlmodel import func, select
+from sqlmodel import select
 
-from screening.accounts.models import User, UserSession
+from screening.accounts.models import User
 from screening.core.extensions import db
 from screening.core.models import AuditEvent
+
+from .helpers import assert_refused
 
 
 def authorise(client, op, next_path="/proposals/"):
@@ -24,15 +26,6 @@ def authorise(client, op, next_path="/proposals/"):
     assert f"{back.scheme}://{back.netloc}" == "https://screening.test"
     return f"{back.path}?{back.query}"
 
-
-def session_count() -> int:
-    return db.session.exec(select(func.count()).select_from(UserSession)).one()
-
-
-def assert_refused(response, status=400):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert "Sign-in not completed" in response.get_data(as_text=True)
-    assert session_count() == 0
 
 
 def test_a_researcher_signs_in_with_openid_connect(client, op, oidc_provider):

@@ -5,12 +5,13 @@ import logging
 import pytest
 from sqlmodel import func, select
 
-from screening.accounts.models import Membership, User, UserSession
+from screening.accounts.models import Membership, User
 from screening.core.extensions import db
 from screening.core.models import AuditEvent
 from screening.sso.models import SeenAssertion
 
 from .conftest import COMMITTEE_ENTITLEMENT
+from .helpers import assert_refused, session_count
 from .idp import SamlIdentityProvider, researcher_attributes, tamper
 
 
@@ -29,15 +30,6 @@ def roles_of(email: str, institution) -> set[str]:
 def audit_actions() -> list[str]:
     return [e.action for e in db.session.exec(select(AuditEvent).order_by(AuditEvent.seq)).all()]
 
-
-def session_count() -> int:
-    return db.session.exec(select(func.count()).select_from(UserSession)).one()
-
-
-def assert_refused(response, status=400):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert "Sign-in not completed" in response.get_data(as_text=True)
-    assert session_count() == 0
 
 
 def test_the_login_redirects_to_the_idp_with_a_signed_authn_request(client, idp, saml_provider):
@@ -72,13 +64,15 @@ def test_a_second_sign_in_finds_the_same_user(client, idp, saml_provider):
 
 def test_a_tampered_assertion_is_refused(client, idp, saml_provider):
     form = tamper(idp.answer(start_login(client), researcher_attributes()), "Alice Example", "Mallory Example")
-    assert_refused(client.post("/sso/saml/acs", data=form))
+    refusal = assert_refused(client.post("/sso/saml/acs", data=form), reason="SAML response refused")
+    assert refusal.institution_id == saml_provider.institution_id
+    assert refusal.details["provider"] == "uni-a-saml" and refusal.details["protocol"] == "saml"
     assert db.session.exec(select(func.count()).select_from(User)).one() == 0
 
 
 def test_an_assertion_for_another_audience_is_refused(client, idp, saml_provider):
     form = idp.answer(start_login(client), researcher_attributes(), audience="https://other-sp.example/shibboleth")
-    assert_refused(client.post("/sso/saml/acs", data=form))
+    assert_refused(client.post("/sso/saml/acs", data=form), reason="SAML response refused")
 
 
 def test_an_expired_assertion_is_refused(client, tmp_path, sp_metadata, saml_provider, institution):
@@ -88,7 +82,8 @@ def test_an_expired_assertion_is_refused(client, tmp_path, sp_metadata, saml_pro
     service.configure_saml_provider(db.session, None, institution, slug="uni-a-saml", display_name="Universität A",
                                     metadata_xml=stale_idp.metadata(), mapping=saml_provider.attribute_mapping)
     db.session.commit()
-    assert_refused(client.post("/sso/saml/acs", data=stale_idp.answer(start_login(client), researcher_attributes())))
+    assert_refused(client.post("/sso/saml/acs", data=stale_idp.answer(start_login(client), researcher_attributes())),
+                   reason="SAML response refused")
 
 
 def test_a_replayed_response_is_refused(client, idp, saml_provider):
@@ -96,8 +91,10 @@ def test_a_replayed_response_is_refused(client, idp, saml_provider):
     assert client.post("/sso/saml/acs", data=form).status_code == 302
     attacker = client.application.test_client()
     response = attacker.post("/sso/saml/acs", data=form)
-    assert response.status_code == 400
+    assert response.status_code == 400 and "Sign-in not completed" in response.get_data(as_text=True)
     assert session_count() == 1
+    refusal = db.session.exec(select(AuditEvent).where(AuditEvent.action == "sso.login_refused")).one()
+    assert refusal.details["reason"] == "unknown, used or expired state"
 
 
 def test_an_assertion_id_is_accepted_once_across_sign_ins(idp, saml_provider):
@@ -113,19 +110,22 @@ def test_an_assertion_id_is_accepted_once_across_sign_ins(idp, saml_provider):
 def test_a_response_signed_by_an_unknown_idp_is_refused(client, tmp_path, sp_metadata, saml_provider):
     impostor = SamlIdentityProvider(tmp_path / "impostor", "https://idp.evil.example/idp/shibboleth", sp_metadata,
                                     endpoint_base=saml_provider.entity_id)
-    assert_refused(client.post("/sso/saml/acs", data=impostor.answer(start_login(client), researcher_attributes())))
+    assert_refused(client.post("/sso/saml/acs", data=impostor.answer(start_login(client), researcher_attributes())),
+                   reason="SAML response refused")
 
 
 def test_a_response_with_a_key_the_metadata_does_not_name_is_refused(client, tmp_path, sp_metadata, saml_provider):
     same_name_other_key = SamlIdentityProvider(tmp_path / "rogue", saml_provider.entity_id, sp_metadata)
     form = same_name_other_key.answer(start_login(client), researcher_attributes())
-    assert_refused(client.post("/sso/saml/acs", data=form))
+    assert_refused(client.post("/sso/saml/acs", data=form), reason="SAML response refused")
 
 
 def test_an_unknown_provider_or_state_gets_a_clear_error(client, idp, saml_provider):
     assert client.get("/sso/no-such-idp/login").status_code == 404
     form = idp.answer(start_login(client), researcher_attributes())
-    assert_refused(client.post("/sso/saml/acs", data={**form, "RelayState": "forged"}))
+    refusal = assert_refused(client.post("/sso/saml/acs", data={**form, "RelayState": "forged"}),
+                             reason="unknown, used or expired state")
+    assert refusal.institution_id is None and refusal.details["provider"] is None
     assert_refused(client.post("/sso/saml/acs", data={"SAMLResponse": "%%% not base64", "RelayState": "x"}))
     assert_refused(client.post("/sso/saml/acs", data={}))
 
@@ -219,3 +219,10 @@ def test_a_disabled_provider_cannot_be_used(client, idp, saml_provider):
     db.session.commit()
     assert client.get("/sso/uni-a-saml/login").status_code == 404
     assert_refused(client.post("/sso/saml/acs", data=idp.answer(login, researcher_attributes())))
+
+
+def test_answers_from_one_address_are_throttled_before_anything_is_written(client, saml_provider, monkeypatch):
+    monkeypatch.setitem(client.application.config, "LOGIN_LIMIT_ADDRESS", (3, 300))
+    statuses = [client.post("/sso/saml/acs", data={"RelayState": "forged"}).status_code for _ in range(5)]
+    assert statuses == [400, 400, 400, 429, 429]
+    assert audit_actions().count("sso.login_refused") == 3

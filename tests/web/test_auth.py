@@ -77,6 +77,30 @@ def test_many_accounts_from_one_address_are_throttled(app, client):
     assert statuses[-1] == 429 and set(statuses[:-1]) == {200}
 
 
+def test_behind_a_trusted_proxy_the_throttle_counts_the_forwarded_client_address(app, client, monkeypatch):
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    monkeypatch.setattr(app, "wsgi_app", ProxyFix(app.wsgi_app, x_for=1, x_proto=1))  # TRUSTED_PROXY_HOPS=1
+    limit = app.config["LOGIN_LIMIT_ADDRESS"][0]
+    for i in range(limit):
+        client.post("/login", data={"email": f"u{i}@example.org", "password": "x" * 12},
+                    headers={"X-Forwarded-For": "203.0.113.7"})
+    other_client = client.post("/login", data={"email": "other@example.org", "password": "x" * 12},
+                               headers={"X-Forwarded-For": "198.51.100.4"})
+    same_client = client.post("/login", data={"email": "more@example.org", "password": "x" * 12},
+                              headers={"X-Forwarded-For": "203.0.113.7"})
+    assert other_client.status_code == 200 and same_client.status_code == 429
+
+
+def test_trusted_proxy_hops_wrap_the_application():
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from screening import create_app
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "p" * 40, "DATABASE_URL": "sqlite://", "TRUSTED_PROXY_HOPS": 1})
+    assert isinstance(app.wsgi_app, ProxyFix) and app.wsgi_app.x_for == 1 and app.wsgi_app.x_proto == 1
+
+
 def test_rate_limit_window_expires():
     from screening.core.ratelimit import MemoryStore
 

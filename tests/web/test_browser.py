@@ -1,6 +1,7 @@
 """Browser test: a researcher files a proposal with two partners and sees the partner flag."""
 
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,21 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 OUTPUT = Path(__file__).resolve().parents[1] / "output"
+
+
+@contextmanager
+def chromium():
+    """Debian's Chromium driven by Playwright (skips the test when either is missing); screenshots go to OUTPUT."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    OUTPUT.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @pytest.fixture
@@ -38,39 +54,31 @@ def live_server(tmp_path):
 
 
 def test_researcher_files_proposal_and_sees_partner_flag(live_server):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    OUTPUT.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(f"{live_server}/login")
-            page.get_by_label("E-mail").fill("r@browser.example")
-            page.get_by_label("Password").fill("browser-password-1")
-            page.get_by_role("button", name="Log in").click()
-            page.wait_for_url("**/proposals/")
-            page.get_by_role("link", name="New proposal").first.click()
-            page.get_by_label("Title").fill("Learning-based control of legged robots")
-            page.get_by_label("Abstract").fill("Reinforcement learning for quadruped robots.")
-            page.locator("input[name=research_fields][value='2.2']").check()
-            page.locator("input[name=technology_areas][value='robotics']").check()
-            page.get_by_role("button", name="Add partner").click()
-            page.locator("[name=partners-0-name]").fill("Harbin Institute of Technology")
-            page.locator("[name=partners-0-country]").select_option("CN")
-            page.locator("[name=partners-0-type]").select_option("university")
-            page.get_by_role("button", name="Add partner").click()
-            # Typed data survives the round trip that added the second row.
-            assert page.locator("[name=partners-0-name]").input_value() == "Harbin Institute of Technology"
-            page.locator("[name=partners-1-name]").fill("ETH Zürich")
-            page.locator("[name=partners-1-country]").select_option("CH")
-            page.get_by_role("button", name="Submit for screening").click()
-            page.wait_for_url("**/versions/1")
-            assert page.locator("#cat-partner").is_visible()
-            text = page.locator("main").inner_text()
-            assert "Harbin Institute of Technology" in text
-            assert "High" in text or "Critical" in text
-            page.screenshot(path=str(OUTPUT / "browser-result.png"), full_page=True)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(f"{live_server}/login")
+        page.get_by_label("E-mail").fill("r@browser.example")
+        page.get_by_label("Password").fill("browser-password-1")
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url("**/proposals/")
+        page.get_by_role("link", name="New proposal").first.click()
+        page.get_by_label("Title").fill("Learning-based control of legged robots")
+        page.get_by_label("Abstract").fill("Reinforcement learning for quadruped robots.")
+        page.locator("input[name=research_fields][value='2.2']").check()
+        page.locator("input[name=technology_areas][value='robotics']").check()
+        page.get_by_role("button", name="Add partner").click()
+        page.locator("[name=partners-0-name]").fill("Harbin Institute of Technology")
+        page.locator("[name=partners-0-country]").select_option("CN")
+        page.locator("[name=partners-0-type]").select_option("university")
+        page.get_by_role("button", name="Add partner").click()
+        # Typed data survives the round trip that added the second row.
+        assert page.locator("[name=partners-0-name]").input_value() == "Harbin Institute of Technology"
+        page.locator("[name=partners-1-name]").fill("ETH Zürich")
+        page.locator("[name=partners-1-country]").select_option("CH")
+        page.get_by_role("button", name="Submit for screening").click()
+        page.wait_for_url("**/versions/1")
+        assert page.locator("#cat-partner").is_visible()
+        text = page.locator("main").inner_text()
+        assert "Harbin Institute of Technology" in text
+        assert "High" in text or "Critical" in text
+        page.screenshot(path=str(OUTPUT / "browser-result.png"), full_page=True)
