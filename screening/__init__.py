@@ -27,6 +27,7 @@ def _register_tasks() -> None:
     from screening.documents import tasks as _letters  # noqa: F401 - documents.render_*
     from screening.notifications import tasks as _mail  # noqa: F401 - mail.send
     from screening.portfolio import tasks as _portfolio  # noqa: F401 - import, re-screen, report, monitor
+    from screening.privacy import tasks as _privacy  # noqa: F401 - retention (beat), letter files
     from screening.review import tasks as _review  # noqa: F401 - overdue notices (beat)
 
 

@@ -25,6 +25,7 @@ LAYERS = (
     "screening.api",
     "screening.sso",
     "screening.operations",
+    "screening.privacy",
     "screening.demo",
     "screening",
 )

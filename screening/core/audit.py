@@ -1,14 +1,24 @@
-"""Append-only, hash-chained audit trail.
+"""Append-only, hash-chained audit trail whose personal parts can be pseudonymised.
 
-Each row's hash is SHA-256 over a canonical JSON of its fields and the previous row's hash, so
-an edited, deleted or reordered row breaks the chain at a sequence number ``verify`` reports.
+Each row keeps its *payload* (who acted, as an e-mail address, and the free-form ``details``)
+apart from its *header* (sequence number, time, actor id, action, object, institution). The
+row's ``payload_hash`` is SHA-256 over the payload; the row's ``hash`` is SHA-256 over the header,
+the payload hash and the previous row's hash. An edited, deleted or reordered row therefore
+breaks the chain at a sequence number ``verify`` reports, while a payload may later be replaced by
+a pseudonymised version (retention, erasure) without touching any hash: the kept payload hash
+still proves what the original said to anyone holding a copy of it.
+
+A replaced payload is only accepted when the row names (``redacted_by``) a later event that
+recorded the pseudonymisation, and that event's ``details["pseudonymised_rows"]`` holds the
+number and a SHA-256 of exactly the sequence numbers that name it. docs/operations.md, "Retention".
 """
 
 import hashlib
 import json
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -18,26 +28,37 @@ from screening.core.models import AuditEvent
 
 GENESIS = "0" * 64
 _LOCK_KEY = 0x5C12EE  # PostgreSQL advisory lock serialising appends to the chain
+PSEUDONYMISED_ROWS = "pseudonymised_rows"
 
 
-def _canonical(event: AuditEvent) -> bytes:
-    payload = {
+def _sha256_json(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def payload_hash(actor: str, details: dict) -> str:
+    """SHA-256 over the pseudonymisable part of a row."""
+    return _sha256_json({"actor": actor, "details": details})
+
+
+def compute_hash(event: AuditEvent) -> str:
+    return _sha256_json({
         "seq": event.seq,
         "at": event.at.astimezone(UTC).isoformat(timespec="microseconds"),
         "actor_id": event.actor_id,
-        "actor": event.actor,
         "action": event.action,
         "object_type": event.object_type,
         "object_id": event.object_id,
         "institution_id": event.institution_id,
-        "details": event.details,
+        "payload_hash": event.payload_hash,
         "prev_hash": event.prev_hash,
-    }
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    })
 
 
-def compute_hash(event: AuditEvent) -> str:
-    return hashlib.sha256(_canonical(event)).hexdigest()
+def rows_digest(seqs: list[int]) -> dict[str, Any]:
+    """What a pseudonymising event records about the rows it rewrote."""
+    ordered = sorted(seqs)
+    return {"count": len(ordered), "sha256": hashlib.sha256(",".join(map(str, ordered)).encode()).hexdigest()}
 
 
 class Person(Protocol):
@@ -47,6 +68,10 @@ class Person(Protocol):
     email: str
 
 
+def _plain(details: dict | None) -> dict:
+    return json.loads(json.dumps(details or {}, default=str))
+
+
 def record(session: Session, actor: Person | None, action: str, object_type: str, object_id,
            institution_id: int | None, details: dict | None = None) -> AuditEvent:
     """Append one event. Call inside the caller's transaction; flushes, never commits."""
@@ -54,20 +79,54 @@ def record(session: Session, actor: Person | None, action: str, object_type: str
     if bind.dialect.name == "postgresql":
         session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
     last = session.exec(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).first()
+    actor_text = actor.email if actor else "system"
+    plain = _plain(details)
     event = AuditEvent(
         seq=(last.seq + 1) if last else 1,
         at=utcnow(),
         actor_id=actor.id if actor else None,
-        actor=actor.email if actor else "system",
+        actor=actor_text,
         action=action,
         object_type=object_type,
         object_id=None if object_id is None else str(object_id),
         institution_id=institution_id,
-        details=json.loads(json.dumps(details or {}, default=str)),
+        details=plain,
+        payload_hash=payload_hash(actor_text, plain),
         prev_hash=last.hash if last else GENESIS,
     )
     event.hash = compute_hash(event)
     session.add(event)
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """The pseudonymised payload that replaces a row's actor and details."""
+
+    actor: str
+    details: dict
+
+
+def pseudonymise(session: Session, actor: Person | None, action: str, object_type: str, object_id,
+                 institution_id: int | None, details: dict, rewrites: dict[int, Rewrite]) -> AuditEvent:
+    """Record one event announcing the pseudonymisation, then replace the payloads in ``rewrites``.
+
+    Rows already pseudonymised keep the event that first rewrote them (so that event's record
+    stays exact); unchanged payloads are skipped. Flushes, never commits.
+    """
+    rows = session.exec(select(AuditEvent).where(AuditEvent.seq.in_(list(rewrites)))).all() if rewrites else []
+    changed = [row for row in rows
+               if (row.actor, row.details) != (rewrites[row.seq].actor, _plain(rewrites[row.seq].details))]
+    first_time = [row.seq for row in changed if row.redacted_by is None]
+    event = record(session, actor, action, object_type, object_id, institution_id,
+                   {**details, PSEUDONYMISED_ROWS: rows_digest(first_time)})
+    for row in changed:
+        row.actor = rewrites[row.seq].actor
+        row.details = _plain(rewrites[row.seq].details)
+        if row.redacted_by is None:
+            row.redacted_by = event.seq
+        session.add(row)
     session.flush()
     return event
 
@@ -78,6 +137,28 @@ class VerifyResult:
     checked: int
     broken_seq: int | None = None
     reason: str | None = None
+    pseudonymised: int = 0
+
+
+def _pseudonymisation_problems(events: dict[int, AuditEvent], pointing: dict[int, list[int]]) -> list[tuple[int, str]]:
+    """Rows whose replaced payload no recorded pseudonymisation accounts for (sequence number, reason)."""
+    problems = []
+    for by_seq, seqs in pointing.items():
+        announcing = events.get(by_seq)
+        if announcing is None or any(seq >= by_seq for seq in seqs):
+            problems.append((min(seqs), f"payload replaced, but event {by_seq} did not pseudonymise it"))
+            continue
+        if announcing.details.get(PSEUDONYMISED_ROWS) != rows_digest(seqs):
+            problems.append((min(seqs), f"payload replaced, but event {by_seq} records other rows"))
+    announced = [seq for seq, e in events.items()
+                 if (e.details.get(PSEUDONYMISED_ROWS) or {}).get("count") and seq not in pointing]
+    problems.extend((seq, "the rows this event pseudonymised no longer name it") for seq in announced)
+    return problems
+
+
+def _payload_fits(event: AuditEvent) -> bool:
+    """The payload is the one hashed, or a recorded pseudonymisation replaced it (checked separately)."""
+    return event.redacted_by is not None or payload_hash(event.actor, event.details) == event.payload_hash
 
 
 def verify(session: Session) -> VerifyResult:
@@ -85,14 +166,28 @@ def verify(session: Session) -> VerifyResult:
     prev_hash = GENESIS
     expected_seq = 1
     checked = 0
+    first_break: tuple[int, str] | None = None
+    events: dict[int, AuditEvent] = {}
+    pointing: dict[int, list[int]] = defaultdict(list)
     for event in session.exec(select(AuditEvent).order_by(AuditEvent.seq)):
         if event.seq != expected_seq:
-            return VerifyResult(False, checked, expected_seq, f"sequence number {expected_seq} is missing")
-        if event.prev_hash != prev_hash:
-            return VerifyResult(False, checked, event.seq, "previous-hash link does not match")
-        if compute_hash(event) != event.hash:
-            return VerifyResult(False, checked, event.seq, "row content does not match its hash")
+            first_break = (expected_seq, f"sequence number {expected_seq} is missing")
+        elif event.prev_hash != prev_hash:
+            first_break = (event.seq, "previous-hash link does not match")
+        elif compute_hash(event) != event.hash or not _payload_fits(event):
+            first_break = (event.seq, "row content does not match its hash")
+        if first_break:
+            break
+        if event.redacted_by is not None:
+            pointing[event.redacted_by].append(event.seq)
+        events[event.seq] = event
         prev_hash = event.hash
         expected_seq += 1
         checked += 1
-    return VerifyResult(True, checked)
+    problems = _pseudonymisation_problems(events, pointing)
+    if first_break:
+        problems.append(first_break)
+    if problems:
+        seq, reason = min(problems)
+        return VerifyResult(False, min(checked, seq - 1), seq, reason)
+    return VerifyResult(True, checked, pseudonymised=sum(len(seqs) for seqs in pointing.values()))
