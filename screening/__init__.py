@@ -73,6 +73,7 @@ def create_app(config: dict | None = None) -> Flask:
     from screening.core import views as main
     from screening.documents import views as documents
     from screening.portfolio import views as portfolio
+    from screening.privacy import views as privacy
     from screening.proposals import views as proposals
     from screening.review import views as review
     from screening.sso import views as sso
@@ -85,6 +86,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(portfolio.bp)  # international office
     app.register_blueprint(documents.bp)  # letters, /verify
     app.register_blueprint(sso.bp)  # single sign-on (docs/sso.md)
+    app.register_blueprint(privacy.bp)  # retention periods, a person's data (docs/operations.md)
 
     from screening.core.i18n import init_template_helpers
 

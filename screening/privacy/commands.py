@@ -16,9 +16,14 @@ retention_cli = AppGroup("retention", help="How long each institution keeps prop
 person_cli = AppGroup("person", help="A person's rights: export everything about them, or erase them.")
 
 
-def _refuse(reason: str) -> NoReturn:
+def _refuse(reason) -> NoReturn:
+    """One line, exit status 2; ``reason`` may be a lazily translated message (shown in English here)."""
+    from flask_babel import force_locale
+
     db.session.rollback()
-    click.echo("error: " + " ".join(str(reason).split()), err=True)
+    with force_locale("en"):
+        text = str(reason)
+    click.echo("error: " + " ".join(text.split()), err=True)
     sys.exit(2)
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, SQLModel, select
 
 from screening.accounts.models import Membership, User, UserSession
@@ -207,9 +208,9 @@ def erase_person(session: Session, actor: Actor | None, person: User, dry_run: b
     ``dry_run``: only count. Otherwise flushes, never commits; one audit event with the counts.
     """
     if actor is not None and actor.user.id == person.id:
-        raise Conflict("you cannot erase your own account")
+        raise Conflict(_l("You cannot erase your own account."))
     if person.email == pseudonym_email(person.id):
-        raise Conflict("this person was erased already")
+        raise Conflict(_l("This person was erased already."))
     plan = _erasure(session, person)
     if dry_run:
         return plan.counts()
