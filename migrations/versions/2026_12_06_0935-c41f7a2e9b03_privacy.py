@@ -59,18 +59,25 @@ def _payload_chain_hash(row, prev_hash: str) -> str:
     return _sha256_json({**_header(row, prev_hash), "payload_hash": _payload_hash(row)})
 
 
-def _rehash(conn, old_rule, new_rule, with_payload_hash: bool) -> None:
-    """Check every row under ``old_rule`` in sequence order, then rewrite the chain under ``new_rule``."""
-    rows = conn.execute(sa.select(audit_event).order_by(audit_event.c.seq)).all()
+def _read(conn) -> list:
+    columns = [c for c in audit_event.c if c.name not in ("payload_hash", "redacted_by")]
+    return conn.execute(sa.select(*columns).order_by(audit_event.c.seq)).all()
+
+
+def _check(rows, rule) -> None:
+    """Refuse (before any change) unless every row fits ``rule`` in sequence order."""
     prev = GENESIS
     for expected, row in enumerate(rows, start=1):
-        if row.seq != expected or row.prev_hash != prev or old_rule(row, prev) != row.hash:
+        if row.seq != expected or row.prev_hash != prev or rule(row, prev) != row.hash:
             raise RuntimeError(f"audit trail broken at seq {expected}: fix or restore it before this upgrade "
                                "(`screening audit verify` on the previous release names the same row)")
         prev = row.hash
+
+
+def _rewrite(conn, rows, rule, with_payload_hash: bool) -> None:
     prev = GENESIS
     for row in rows:
-        new = new_rule(row, prev)
+        new = rule(row, prev)
         values = {"prev_hash": prev, "hash": new}
         if with_payload_hash:
             values["payload_hash"] = _payload_hash(row)
@@ -79,6 +86,8 @@ def _rehash(conn, old_rule, new_rule, with_payload_hash: bool) -> None:
 
 
 def upgrade() -> None:
+    rows = _read(op.get_bind())
+    _check(rows, _whole_row_hash)  # first: SQLite runs the DDL below outside a transaction
     op.create_table('retention_policy',
     sa.Column('institution_id', sa.Integer(), nullable=False),
     sa.Column('drafts_months', sa.Integer(), server_default='6', nullable=False),
@@ -111,7 +120,7 @@ def upgrade() -> None:
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.add_column(sa.Column('payload_hash', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('redacted_by', sa.Integer(), nullable=True))
-    _rehash(op.get_bind(), _whole_row_hash, _payload_chain_hash, with_payload_hash=True)
+    _rewrite(op.get_bind(), rows, _payload_chain_hash, with_payload_hash=True)
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.alter_column('payload_hash', existing_type=sa.String(length=64), nullable=False)
 
@@ -123,7 +132,9 @@ def downgrade() -> None:
     if pseudonymised:
         raise RuntimeError(f"{pseudonymised} audit rows are pseudonymised: the previous release cannot verify "
                            "them; restore the backup taken before the upgrade instead")
-    _rehash(conn, _payload_chain_hash, _whole_row_hash, with_payload_hash=False)
+    rows = _read(conn)
+    _check(rows, _payload_chain_hash)
+    _rewrite(conn, rows, _whole_row_hash, with_payload_hash=False)
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.drop_column('redacted_by')
         batch_op.drop_column('payload_hash')

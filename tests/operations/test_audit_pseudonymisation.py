@@ -153,3 +153,5 @@ def test_the_migration_refuses_a_broken_chain(old_release):
         conn.execute(sa.text("UPDATE audit_event SET actor = 'mallory' WHERE seq = 2"))
     with pytest.raises(RuntimeError, match="audit trail broken at seq 2"):
         migrations.upgrade(old_release)
+    with old_release.app_context(), db.engine.connect() as conn:
+        assert "retention_policy" not in sa.inspect(conn).get_table_names()  # refused before any change

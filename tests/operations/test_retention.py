@@ -25,8 +25,10 @@ from screening.privacy.models import PseudonymisedProposal, RetentionPolicy
 from screening.privacy.scrub import REMOVED
 from screening.proposals import service as proposals
 from screening.proposals.models import Proposal, ProposalVersion
-from screening.review import cases, decisions, deliberation, routing
-from screening.review.models import CaseComment, CommitteeMember, Decision
+from screening.review import routing
+from screening.review.models import CaseComment, Decision
+
+from .cases import decided_case, seat_chair
 
 HARBIN = [{"name": "Harbin Institute of Technology", "country": "CN", "type": "university",
            "department": "Laboratory of Dr. Wei Zhang"}]
@@ -40,21 +42,15 @@ def world(factory):
     inst = factory.institution()
     owner = factory.user(inst, "researcher")
     chair = factory.user(inst, "committee_chair")
-    committee = routing.ensure_setup(db.session, None, inst.id)
-    db.session.add(CommitteeMember(committee_id=committee.id, user_id=chair.id, role="chair"))
-    db.session.commit()
+    seat_chair(inst, chair)
     draft = factory.proposal(owner, inst, title="An unsent draft by Ada Example")
     withdrawn = factory.proposal(owner, inst, submit=True, title="A withdrawn plan by Ada Example")
     proposals.withdraw(db.session, factory.actor(owner, inst), withdrawn)
     # The collaboration starts today and runs 24 months: its retention counts from then.
-    decided = factory.proposal(owner, inst, submit=True, partners=HARBIN, title=SECRET_TITLE,
-                               abstract=SECRET_ABSTRACT, start_date=date.today().isoformat(), duration_months=24)
-    case = routing.case_for_proposal(db.session, decided)
-    access = cases.get_case(db.session, factory.actor(chair, inst), case.id)
-    deliberation.add_comment(db.session, access, "internal", "Ada Example told me about Dr. Wei Zhang.")
-    decisions.decide(db.session, access, access.case.version, "approved", "Fine, says Ada Example's referee.", [],
-                     [])
-    db.session.commit()
+    decision = decided_case(factory, inst, owner, chair, "Ada Example told me about Dr. Wei Zhang.",
+                            "Fine, says Ada Example's referee.", partners=HARBIN, title=SECRET_TITLE,
+                            abstract=SECRET_ABSTRACT, start_date=date.today().isoformat(), duration_months=24)
+    decided = db.session.get(Proposal, decision.proposal_id)
     letter = db.session.scalars(sa.select(GeneratedDocument).where(GeneratedDocument.proposal_id == decided.id,
                                                                    GeneratedDocument.kind == "decision_letter")).one()
     assert letter.sha256, "the decision letter should have been rendered"

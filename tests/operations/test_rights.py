@@ -20,11 +20,10 @@ from screening.notifications.models import SentMail
 from screening.privacy import rights
 from screening.privacy.commands import person_cli
 from screening.proposals.models import Proposal
-from screening.review import cases, decisions, deliberation, routing
-from screening.review.models import CommitteeMember, Decision
+from screening.review.models import Decision
 from tests.web.helpers import csrf_token_from
 
-HARBIN = [{"name": "Harbin Institute of Technology", "country": "CN", "type": "university"}]
+from .cases import decided_case, seat_chair
 
 
 @pytest.fixture
@@ -36,16 +35,11 @@ def world(factory):
     researcher = factory.user(inst, "researcher", email="ada.example@example.org")
     chair = factory.user(inst, "committee_chair", email="charlie.chair@example.org")
     admin = factory.user(inst, "institution_admin")
-    committee = routing.ensure_setup(db.session, None, inst.id)
-    db.session.add(CommitteeMember(committee_id=committee.id, user_id=chair.id, role="chair"))
-    db.session.commit()
+    seat_chair(inst, chair)
     draft = factory.proposal(researcher, inst, title="Ada's unsent draft")
-    decided = factory.proposal(researcher, inst, submit=True, partners=HARBIN, title="Ada's robots")
-    case = routing.case_for_proposal(db.session, decided)
-    access = cases.get_case(db.session, factory.actor(chair, inst), case.id)
-    deliberation.add_comment(db.session, access, "message", "Charlie Chair asks Ada Example a question.")
-    decision = decisions.decide(db.session, access, access.case.version, "approved", "Charlie Chair agrees.", [], [])
-    db.session.commit()
+    decision = decided_case(factory, inst, researcher, chair, "Charlie Chair asks Ada Example a question.",
+                            "Charlie Chair agrees.", title="Ada's robots")
+    decided = db.session.get(Proposal, decision.proposal_id)
     letter = db.session.scalars(sa.select(GeneratedDocument).where(GeneratedDocument.object_type == "decision",
                                                                    GeneratedDocument.object_id == decision.id)).one()
     assert letter.sha256
