@@ -33,6 +33,8 @@ def _institution(slug: str | None):
 
     if slug is None:
         return None
+    if not slug.isprintable() or len(slug) > 64:
+        _refuse(f"no institution {slug!r}")
     try:
         return accounts.get_institution(db.session, slug)
     except NotFound:

@@ -66,7 +66,10 @@ def find_person(session: Session, actor: Actor | None, email: str) -> User:
     """The person with this address whom ``actor`` may act on (``None``: the command line)."""
     if actor is not None and not actor.has(ADMIN):
         raise Forbidden("institution admins only")
-    person = session.exec(select(User).where(User.email == normalise_email(email or ""))).first()
+    address = normalise_email(email or "")
+    # An address with control characters (a NUL byte breaks PostgreSQL's text) names nobody.
+    plausible = 0 < len(address) <= 254 and address.isprintable()
+    person = session.exec(select(User).where(User.email == address)).first() if plausible else None
     if person is None or (actor is not None and institutions_of(session, person) != {actor.institution_id}):
         raise NotFound("no such person in this institution")
     return person

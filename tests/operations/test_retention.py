@@ -224,6 +224,7 @@ def test_the_command_sets_shows_and_runs(app, world):
     (["set", "--institution", "{slug}"], "give at least one of"),
     (["run", "--institution", "nowhere"], "no institution 'nowhere'"),
     (["show", "--institution", "nowhere"], "no institution 'nowhere'"),
+    (["run", "--dry-run", "--institution", "bad\x00slug"], "no institution 'bad\\x00slug'"),
 ])
 def test_bad_command_input_is_refused_in_one_line(app, world, args, reason):
     runner = app.test_cli_runner()
