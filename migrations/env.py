@@ -12,6 +12,7 @@ import screening.core.models
 import screening.documents.models
 import screening.notifications.models
 import screening.portfolio.models
+import screening.privacy.models
 import screening.proposals.models
 import screening.review.models
 import screening.sso.models  # noqa: F401

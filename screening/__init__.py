@@ -28,6 +28,7 @@ def _register_tasks() -> None:
     from screening.documents import tasks as _letters  # noqa: F401 - documents.render_*
     from screening.notifications import tasks as _mail  # noqa: F401 - mail.send
     from screening.portfolio import tasks as _portfolio  # noqa: F401 - import, re-screen, report, monitor
+    from screening.privacy import tasks as _privacy  # noqa: F401 - retention (beat), letter files
     from screening.review import tasks as _review  # noqa: F401 - overdue notices (beat)
 
 
@@ -78,6 +79,7 @@ def create_app(config: dict | None = None) -> Flask:
     from screening.documents import views as documents
     from screening.notifications import views as notifications
     from screening.portfolio import views as portfolio
+    from screening.privacy import views as privacy
     from screening.proposals import views as proposals
     from screening.review import views as review
     from screening.sso import views as sso
@@ -92,6 +94,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(documents.bp)  # letters, /verify
     app.register_blueprint(sso.bp)  # single sign-on (docs/sso.md)
     app.register_blueprint(admin.bp)  # institution administration (docs/web.md)
+    app.register_blueprint(privacy.bp)  # retention periods, a person's data (docs/operations.md)
 
     from screening.core.i18n import init_template_helpers
 

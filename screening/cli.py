@@ -15,10 +15,11 @@ def register_app_commands(cli: FlaskGroup) -> None:
     from screening.core.commands import audit_cli, db_cli, outbox_cli, serve_command
     from screening.demo.commands import demo_command
     from screening.portfolio.commands import portfolio_cli
+    from screening.privacy.commands import person_cli, retention_cli
     from screening.sso.commands import sso_cli
 
     for command in (db_cli, institutions_cli, users_cli, audit_cli, outbox_cli, demo_command, serve_command,
-                    portfolio_cli, sso_cli):
+                    portfolio_cli, sso_cli, retention_cli, person_cli):
         cli.add_command(command)
 
 

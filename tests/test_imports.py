@@ -26,6 +26,7 @@ LAYERS = (
     "screening.sso",
     "screening.admin",
     "screening.operations",
+    "screening.privacy",
     "screening.demo",
     "screening",
 )

@@ -56,6 +56,7 @@ NAV: list[tuple[str, object]] = [
     ("admin.audit_log_page", _l("Audit log")),
     ("documents.admin", _l("Letters")),
     ("notifications.failed", _l("Undelivered mail")),
+    ("privacy.index", _l("Privacy")),
 ]
 STAGED_KEY = "admin_staged_list"
 

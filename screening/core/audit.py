@@ -1,11 +1,21 @@
-"""Append-only, hash-chained audit trail.
+"""Append-only, hash-chained audit trail whose personal parts can be pseudonymised.
 
-Each row's hash is SHA-256 over a canonical JSON of its fields and the previous row's hash, so
-an edited, deleted or reordered row breaks the chain at a sequence number ``verify`` reports.
+Each row keeps its *payload* (who acted, as an e-mail address, and the free-form ``details``)
+apart from its *header* (sequence number, time, actor id, action, object, institution). The
+row's ``payload_hash`` is SHA-256 over the payload; the row's ``hash`` is SHA-256 over the header,
+the payload hash and the previous row's hash. An edited, deleted or reordered row therefore
+breaks the chain at a sequence number ``verify`` reports, while a payload may later be replaced by
+a pseudonymised version (retention, erasure) without touching any hash: the kept payload hash
+still proves what the original said to anyone holding a copy of it.
+
+A replaced payload is only accepted when the row names (``redacted_by``) a later event that
+recorded the pseudonymisation, and that event's ``details["pseudonymised_rows"]`` holds the
+number and a SHA-256 of exactly the sequence numbers that name it. docs/operations.md, "Retention".
 """
 
 import hashlib
 import json
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
@@ -20,21 +30,37 @@ from screening.core.models import AuditEvent
 
 GENESIS = "0" * 64
 _LOCK_KEY = 0x5C12EE  # PostgreSQL advisory lock serialising appends to the chain
+PSEUDONYMISED_ROWS = "pseudonymised_rows"
 
 
-_HASHED = ("seq", "at", "actor_id", "actor", "action", "object_type", "object_id", "institution_id", "details",
-           "prev_hash")
+_CHAINED = ("seq", "at", "actor_id", "action", "object_type", "object_id", "institution_id", "payload_hash",
+            "prev_hash")
+
+
+def _sha256_json(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def payload_hash(actor: str, details: dict) -> str:
+    """SHA-256 over the pseudonymisable part of a row."""
+    return _sha256_json({"actor": actor, "details": details})
 
 
 def _hash_of(fields: dict) -> str:
-    """SHA-256 over the canonical JSON of an event's fields (``at`` in UTC to the microsecond)."""
-    payload = {**fields, "at": fields["at"].astimezone(UTC).isoformat(timespec="microseconds")}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-                          ).hexdigest()
+    """SHA-256 over an event's chained fields (``at`` in UTC to the microsecond); the payload enters by its hash."""
+    chained = {name: fields[name] for name in _CHAINED}
+    return _sha256_json({**chained, "at": fields["at"].astimezone(UTC).isoformat(timespec="microseconds")})
 
 
 def compute_hash(event: AuditEvent) -> str:
-    return _hash_of({name: getattr(event, name) for name in _HASHED})
+    return _hash_of({name: getattr(event, name) for name in _CHAINED})
+
+
+def rows_digest(seqs: list[int]) -> dict[str, Any]:
+    """What a pseudonymising event records about the rows it rewrote."""
+    ordered = sorted(seqs)
+    return {"count": len(ordered), "sha256": hashlib.sha256(",".join(map(str, ordered)).encode()).hexdigest()}
 
 
 class Person(Protocol):
@@ -64,17 +90,24 @@ def _chain_tail(session: Session) -> tuple[int, str]:
     return (last.seq, last.hash) if last else (0, GENESIS)
 
 
+def _plain(details: dict | None) -> dict:
+    return json.loads(json.dumps(details or {}, default=str))
+
+
 def _fields(seq: int, prev_hash: str, actor: Person | None, entry: Entry) -> dict:
+    actor_text = actor.email if actor else "system"
+    details = _plain(entry.details)
     fields = {
         "seq": seq,
         "at": utcnow(),
         "actor_id": actor.id if actor else None,
-        "actor": actor.email if actor else "system",
+        "actor": actor_text,
         "action": entry.action,
         "object_type": entry.object_type,
         "object_id": None if entry.object_id is None else str(entry.object_id),
         "institution_id": entry.institution_id,
-        "details": json.loads(json.dumps(entry.details or {}, default=str)),
+        "details": details,
+        "payload_hash": payload_hash(actor_text, details),
         "prev_hash": prev_hash,
     }
     fields["hash"] = _hash_of(fields)
@@ -107,12 +140,65 @@ def record_many(session: Session, actor: Person | None, entries: Sequence[Entry]
     return seq
 
 
+@dataclass(frozen=True)
+class Rewrite:
+    """The pseudonymised payload that replaces a row's actor and details."""
+
+    actor: str
+    details: dict
+
+
+def pseudonymise(session: Session, actor: Person | None, action: str, object_type: str, object_id,
+                 institution_id: int | None, details: dict, rewrites: dict[int, Rewrite]) -> AuditEvent:
+    """Record one event announcing the pseudonymisation, then replace the payloads in ``rewrites``.
+
+    Rows already pseudonymised keep the event that first rewrote them (so that event's record
+    stays exact); unchanged payloads are skipped. Flushes, never commits.
+    """
+    rows = session.exec(select(AuditEvent).where(AuditEvent.seq.in_(list(rewrites)))).all() if rewrites else []
+    changed = [row for row in rows
+               if (row.actor, row.details) != (rewrites[row.seq].actor, _plain(rewrites[row.seq].details))]
+    first_time = [row.seq for row in changed if row.redacted_by is None]
+    event = record(session, actor, action, object_type, object_id, institution_id,
+                   {**details, PSEUDONYMISED_ROWS: rows_digest(first_time)})
+    for row in changed:
+        row.actor = rewrites[row.seq].actor
+        row.details = _plain(rewrites[row.seq].details)
+        if row.redacted_by is None:
+            row.redacted_by = event.seq
+        session.add(row)
+    session.flush()
+    return event
+
+
 @dataclass
 class VerifyResult:
     ok: bool
     checked: int
     broken_seq: int | None = None
     reason: str | None = None
+    pseudonymised: int = 0
+
+
+def _pseudonymisation_problems(events: dict[int, AuditEvent], pointing: dict[int, list[int]]) -> list[tuple[int, str]]:
+    """Rows whose replaced payload no recorded pseudonymisation accounts for (sequence number, reason)."""
+    problems = []
+    for by_seq, seqs in pointing.items():
+        announcing = events.get(by_seq)
+        if announcing is None or any(seq >= by_seq for seq in seqs):
+            problems.append((min(seqs), f"payload replaced, but event {by_seq} did not pseudonymise it"))
+            continue
+        if announcing.details.get(PSEUDONYMISED_ROWS) != rows_digest(seqs):
+            problems.append((min(seqs), f"payload replaced, but event {by_seq} records other rows"))
+    announced = [seq for seq, e in events.items()
+                 if (e.details.get(PSEUDONYMISED_ROWS) or {}).get("count") and seq not in pointing]
+    problems.extend((seq, "the rows this event pseudonymised no longer name it") for seq in announced)
+    return problems
+
+
+def _payload_fits(event: AuditEvent) -> bool:
+    """The payload is the one hashed, or a recorded pseudonymisation replaced it (checked separately)."""
+    return event.redacted_by is not None or payload_hash(event.actor, event.details) == event.payload_hash
 
 
 def verify(session: Session) -> VerifyResult:
@@ -120,14 +206,28 @@ def verify(session: Session) -> VerifyResult:
     prev_hash = GENESIS
     expected_seq = 1
     checked = 0
+    first_break: tuple[int, str] | None = None
+    events: dict[int, AuditEvent] = {}
+    pointing: dict[int, list[int]] = defaultdict(list)
     for event in session.exec(select(AuditEvent).order_by(AuditEvent.seq)):
         if event.seq != expected_seq:
-            return VerifyResult(False, checked, expected_seq, f"sequence number {expected_seq} is missing")
-        if event.prev_hash != prev_hash:
-            return VerifyResult(False, checked, event.seq, "previous-hash link does not match")
-        if compute_hash(event) != event.hash:
-            return VerifyResult(False, checked, event.seq, "row content does not match its hash")
+            first_break = (expected_seq, f"sequence number {expected_seq} is missing")
+        elif event.prev_hash != prev_hash:
+            first_break = (event.seq, "previous-hash link does not match")
+        elif compute_hash(event) != event.hash or not _payload_fits(event):
+            first_break = (event.seq, "row content does not match its hash")
+        if first_break:
+            break
+        if event.redacted_by is not None:
+            pointing[event.redacted_by].append(event.seq)
+        events[event.seq] = event
         prev_hash = event.hash
         expected_seq += 1
         checked += 1
-    return VerifyResult(True, checked)
+    problems = _pseudonymisation_problems(events, pointing)
+    if first_break:
+        problems.append(first_break)
+    if problems:
+        seq, reason = min(problems)
+        return VerifyResult(False, min(checked, seq - 1), seq, reason)
+    return VerifyResult(True, checked, pseudonymised=sum(len(seqs) for seqs in pointing.values()))

@@ -43,7 +43,8 @@ def audit_verify():
     except SQLAlchemyError as exc:
         raise click.ClickException("cannot read the audit trail (run `screening db upgrade` first?)") from exc
     if result.ok:
-        click.echo(f"audit trail intact: {result.checked} events")
+        pseudonymised = f" ({result.pseudonymised} pseudonymised)" if result.pseudonymised else ""
+        click.echo(f"audit trail intact: {result.checked} events{pseudonymised}")
         return
     click.echo(f"audit trail BROKEN at seq {result.broken_seq}: {result.reason} "
                f"({result.checked} events verified before it)", err=True)

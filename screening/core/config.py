@@ -94,6 +94,8 @@ def finalise(app) -> None:
             "portfolio-rescreen": {"task": "screening.portfolio.rescreen", "schedule": 7 * 24 * 3600.0},
             # Committee review: notify each committee once about cases past their due date.
             "review-notify-overdue": {"task": "screening.review.notify_overdue", "schedule": 3600.0},
+            # Data protection: delete or pseudonymise what each institution's retention policy lets go.
+            "privacy-retention": {"task": "screening.privacy.retention", "schedule": 24 * 3600.0},
         },
         "timezone": "UTC",
         "enable_utc": True,

@@ -13,7 +13,7 @@ from screening.core.database import UTCDateTime, utcnow
 
 
 class AuditEvent(SQLModel, table=True):
-    """Append-only, hash-chained audit trail. Each hash covers the previous row's hash."""
+    """Append-only, hash-chained audit trail. Each hash covers the previous row's hash (see core/audit.py)."""
 
     __tablename__ = "audit_event"
 
@@ -31,6 +31,10 @@ class AuditEvent(SQLModel, table=True):
         sa_column=sa.Column(sa.Integer, sa.ForeignKey("institution.id"), nullable=True, index=True),
     )
     details: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False))
+    # SHA-256 over (actor, details): the hash chain covers this, so the two may be pseudonymised later.
+    payload_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    # The later event that recorded replacing (actor, details) by a pseudonymised version.
+    redacted_by: int | None = Field(default=None, nullable=True)
     prev_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
 

@@ -32,6 +32,8 @@ def state_of(session: Session, doc: GeneratedDocument) -> str:
 def read_bytes(session: Session, doc: GeneratedDocument) -> bytes:
     if not doc.sha256:
         raise Conflict("the document is not ready yet")
+    if doc.storage_key is None:  # removed under the retention policy; its record still verifies
+        raise NotFound(f"the file of document {doc.id} was removed")
     return document_store(session, doc.store).get(doc.sha256)
 
 

@@ -8,6 +8,7 @@ the outbox task ``portfolio.rescreen`` (:mod:`screening.portfolio.tasks`).
 import copy
 import hashlib
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -34,6 +35,13 @@ log = logging.getLogger(__name__)
 ACTIVE_STATES = (workflow.SCREENED, workflow.FAST_TRACKED, workflow.IN_REVIEW, workflow.INFORMATION_REQUESTED,
                  workflow.DECIDED)
 REOPEN_FROM = (workflow.FAST_TRACKED, workflow.DECIDED)
+# Further conditions on the proposals a re-screen looks at, registered by features above this one
+# (privacy: a pseudonymised proposal keeps its last screening, its text is gone).
+RESCREEN_FILTERS: list[Callable[[], sa.ColumnElement[bool]]] = []
+
+
+def _rescreened() -> sa.ColumnElement[bool]:
+    return sa.and_(Proposal.status.in_(ACTIVE_STATES), *(condition() for condition in RESCREEN_FILTERS))
 
 
 def fingerprint(screener) -> str:
@@ -99,7 +107,7 @@ def check_for_changes(session: Session, screener_factory, current_screener, acto
         return last
     cause = describe_change(before_lists, _lists_of(fresh)) if fp != before_fp else "periodic re-screen"
     total = session.execute(select(sa.func.count()).select_from(Proposal)
-                            .where(Proposal.status.in_(ACTIVE_STATES))).scalar_one()
+                            .where(_rescreened())).scalar_one()
     job = RescreenJob(cause=cause[:300], fingerprint=fp, lists=_lists_of(fresh), total=total,
                       started_by_id=actor.id if actor else None)
     session.add(job)
@@ -131,7 +139,7 @@ def run_rescreen_chunk(session: Session, job_id: int, screener, chunk: int = CHU
         log.warning("re-screen %s abandoned: the lists changed again; the next check starts a new one", job_id)
         return False
     job.status = "running"
-    proposals = session.exec(select(Proposal).where(Proposal.status.in_(ACTIVE_STATES), Proposal.id > job.last_id)
+    proposals = session.exec(select(Proposal).where(_rescreened(), Proposal.id > job.last_id)
                              .order_by(Proposal.id).limit(chunk)).all()
     ids = [p.id for p in proposals]
     versions: dict[int, ProposalVersion] = {}
