@@ -4,7 +4,7 @@ Existing plaintext secrets are sealed with the key of the configuration that run
 ``screening db upgrade`` (see screening/sso/sealing.py); downgrading opens them again.
 
 Revision ID: 314ad782d98e
-Revises: 708b8d5fb1ca
+Revises: 3240d8cb3a0d
 Create Date: 2026-12-06 09:13:00+00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import context, op
 
 revision: str = '314ad782d98e'
-down_revision: str | None = '708b8d5fb1ca'
+down_revision: str | None = '3240d8cb3a0d'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """portfolio search and counts: proposal_text with full-text indexes, portfolio_count kept by triggers
 
 Revision ID: c7d2e4f1a9b3
-Revises: 708b8d5fb1ca
+Revises: 314ad782d98e
 Create Date: 2026-12-06 09:15:00.000000+00:00
 
 Everything dialect-specific is plain DDL here, never in the models: on PostgreSQL a GIN index over
@@ -18,7 +18,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = 'c7d2e4f1a9b3'
-down_revision: str | None = '708b8d5fb1ca'
+down_revision: str | None = '314ad782d98e'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """administration UI: account invitations and the last sign-in
 
 Revision ID: c9e650f90baa
-Revises: 708b8d5fb1ca
+Revises: c7d2e4f1a9b3
 Create Date: 2026-12-06 09:20:00+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'c9e650f90baa'
-down_revision: str | None = '708b8d5fb1ca'
+down_revision: str | None = 'c7d2e4f1a9b3'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

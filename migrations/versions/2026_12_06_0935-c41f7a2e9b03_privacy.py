@@ -1,7 +1,7 @@
 """privacy: retention policies, pseudonymised proposals, audit chain over payload hashes
 
 Revision ID: c41f7a2e9b03
-Revises: 708b8d5fb1ca
+Revises: c9e650f90baa
 Create Date: 2026-12-06 09:35:00.000000+00:00
 
 The audit chain moves from hashing each row's whole content to hashing its header plus the
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'c41f7a2e9b03'
-down_revision: str | None = '708b8d5fb1ca'
+down_revision: str | None = 'c9e650f90baa'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
