@@ -17,3 +17,4 @@ lint:
 bench: install
 	.venv/bin/python bench/screening_bench.py
 	.venv/bin/python bench/matching_bench.py
+	.venv/bin/python bench/api_bench.py

@@ -27,8 +27,9 @@ import redis
 import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import event
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState, Session, make_transient_to_detached
 
+from screening.accounts.service import Actor
 from screening.api.tokens import Resolved
 from screening.core.database import utcnow
 
@@ -82,7 +83,7 @@ class TokenCache:
                 return
             if len(self._entries) >= MAX_ENTRIES:
                 self._entries.clear()
-            self._entries[digest] = (self._clock(), resolved)
+            self._entries[digest] = (self._clock(), _detached(resolved))
 
     def bump(self) -> None:
         """Access changed: every worker drops its entries (this one at once, the others at their next check)."""
@@ -117,6 +118,20 @@ class TokenCache:
                 self._entries.clear()
             self._generation = generation
             self._checked_at = now
+
+
+def _detached(resolved: Resolved) -> Resolved:
+    """Copies of the token and user rows that belong to no session: the request that read them may
+    still roll its session back (a 422, say), which would expire the originals for every later hit."""
+
+    def copy(row):
+        twin = type(row)(**{attr.key: getattr(row, attr.key) for attr in sa.inspect(type(row)).column_attrs})
+        make_transient_to_detached(twin)  # keeps its identity (the id the logs report), in no session
+        return twin
+
+    actor = resolved.actor
+    return Resolved(token=copy(resolved.token),
+                    actor=Actor(user=copy(actor.user), institution_id=actor.institution_id, roles=actor.roles))
 
 
 def cache(app: Flask) -> TokenCache:

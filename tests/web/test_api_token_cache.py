@@ -18,6 +18,7 @@ from screening.api import tokens
 from screening.api.models import ApiToken
 from screening.api.token_cache import TokenCache
 from screening.core import migrations
+from screening.core.engine import get_screener
 from screening.core.extensions import db
 
 from .conftest import base_config, scratch_database
@@ -103,6 +104,17 @@ def test_a_change_made_outside_the_application_is_honoured_within_the_entries_ag
     changed = time.monotonic()
     assert status(workers[1], plaintext) == 200  # served from the cache, which did not hear of it
     assert seconds_until_refused(workers[1], plaintext, changed) < BOUND_SECONDS + 0.1
+
+
+def test_a_call_that_fails_and_rolls_back_leaves_the_cached_token_usable(workers, token):
+    plaintext, _user_id, _inst_id = token
+    with workers[1].app_context():
+        get_screener()  # built beforehand, so that the calls below follow each other closely
+    client = workers[1].test_client()
+    bearer = {"Authorization": f"Bearer {plaintext}"}
+    # The call that finds the token (and caches it) fails and rolls its session back.
+    assert client.post("/api/v1/screen", json={"title": ""}, headers=bearer).status_code == 422
+    assert [client.get("/api/v1/lists", headers=bearer).status_code for _ in range(3)] == [200, 200, 200]
 
 
 def test_a_write_call_never_uses_the_cache(workers, token):
