@@ -93,8 +93,13 @@ class MeteredScreener(Screener):
         started = time.perf_counter()
         result = super().screen(proposal, language=language, now=now)
         MATCHING_DURATION.observe(time.perf_counter() - started)
-        SCREENINGS.labels(tier=result["tier"]).inc()
+        _screenings(result["tier"]).inc()
         return result
+
+
+@functools.lru_cache(maxsize=16)
+def _screenings(tier: str) -> Any:
+    return SCREENINGS.labels(tier=tier)
 
 
 # ---------------------------------------------------------------- web requests
