@@ -8,6 +8,7 @@ import os
 import time
 
 import pytest
+import redis
 import sqlalchemy as sa
 from sqlmodel import delete, select
 
@@ -16,7 +17,7 @@ from screening.accounts import service as accounts
 from screening.accounts.models import Membership
 from screening.api import tokens
 from screening.api.models import ApiToken
-from screening.api.token_cache import TokenCache
+from screening.api.token_cache import GENERATION_KEY, TokenCache
 from screening.core import migrations
 from screening.core.engine import get_screener
 from screening.core.extensions import db
@@ -65,6 +66,10 @@ def status(app, plaintext: str) -> int:
     return app.test_client().get("/api/v1/lists", headers={"Authorization": f"Bearer {plaintext}"}).status_code
 
 
+def generation() -> int:
+    return int(redis.Redis.from_url(REDIS_URL).get(GENERATION_KEY) or 0)
+
+
 def seconds_until_refused(app, plaintext: str, since: float, limit: float = 5.0) -> float:
     while status(app, plaintext) == 200:
         assert time.monotonic() - since < limit, "the token is still accepted"
@@ -89,10 +94,12 @@ def test_a_revoked_token_is_refused_by_every_worker_within_a_second(workers, tok
 def test_a_withdrawn_membership_reaches_every_worker_within_a_second(workers, token):
     plaintext, user_id, _inst_id = token
     assert [status(app, plaintext) for app in workers] == [200, 200]
+    before = generation()
     with workers[0].app_context():
         db.session.exec(delete(Membership).where(Membership.user_id == user_id))  # a bulk statement
         db.session.commit()
     withdrawn = time.monotonic()
+    assert generation() > before  # announced to every worker, not left to the entries' age
     assert seconds_until_refused(workers[1], plaintext, withdrawn) < BOUND_SECONDS
 
 
