@@ -30,7 +30,7 @@ Where the time went (December 2026, 2 cores shared with other engineers' test ru
 - The screening of a varied proposal alone costs about half the floor's whole request, so even
   with no machinery at all the ratio by CPU would be about 0.52 / (0.52 + 0.28) = 0.65: the 0.6
   target leaves the API ~0.05 ms per request for authentication, limits, logs and metrics.
-- Revocation: a revoked token was served by some worker up to 73-142 ms after the commit (the
+- Revocation: a revoked token was served by some worker up to 73-152 ms after the commit (the
   refresh interval is 0.25 s; ``tests/web/test_api_token_cache.py`` holds it under 1 s).
 
     .venv/bin/python bench/api_bench.py [--rounds 3] [--seconds 4] [--connections 16]
