@@ -21,6 +21,7 @@ bench: install
 	.venv/bin/python bench/matching_bench.py
 	.venv/bin/python bench/import_bench.py
 	.venv/bin/python bench/portfolio_bench.py
+	.venv/bin/python bench/api_bench.py
 
 bench-million: install
 	.venv/bin/python bench/portfolio_bench.py --million

@@ -4,6 +4,7 @@ import functools
 import logging
 
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 
 from forms.accounts import SwitchInstitutionForm
 from screening.accounts.models import Institution
@@ -71,7 +72,27 @@ def institution_header() -> dict:
             "switch_form": SwitchInstitutionForm(formdata=None) if len(mine) > 1 else None}
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, except under the paths of blueprints that authenticate each
+    request by itself (the API's bearer tokens): there the cookie is neither read nor written, the
+    answer does not vary on it, and the session is Flask's read-only null session."""
+
+    def __init__(self) -> None:
+        self.sessionless_prefixes: tuple[str, ...] = ()
+
+    def open_session(self, app: Flask, request):
+        if request.path.startswith(self.sessionless_prefixes):
+            return None
+        return super().open_session(app, request)
+
+
+def no_session_under(app: Flask, prefix: str) -> None:
+    """Requests under ``prefix`` carry their own credentials: no session cookie work for them."""
+    app.session_interface.sessionless_prefixes += (prefix,)
+
+
 def init_app(app: Flask) -> None:
     """Load the user before every request (after the core's request guards)."""
+    app.session_interface = CookieSessions()
     app.before_request(load_user)
     app.context_processor(institution_header)

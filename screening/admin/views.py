@@ -36,7 +36,6 @@ from screening.admin import audit_log, lists, providers, users
 from screening.admin import notifications as _mail  # noqa: F401 - registers account_invited
 from screening.admin.access import ADMIN
 from screening.api import tokens
-from screening.api.support import forget_token
 from screening.core.errors import Conflict, ValidationFailed
 from screening.core.extensions import db
 from screening.review import admin as review_admin
@@ -316,9 +315,8 @@ def api_tokens():
 def revoke_token(token_id: int):
     if not PlainActionForm().validate():
         abort(400)
-    row = tokens.revoke_for_institution(db.session, g.actor, token_id)
-    db.session.commit()
-    forget_token(row.token_hash)
+    tokens.revoke_for_institution(db.session, g.actor, token_id)
+    db.session.commit()  # every worker's token cache forgets the token (screening.api.token_cache)
     return redirect(url_for(".api_tokens"), code=303)
 
 

@@ -7,8 +7,6 @@ token alone, so a cross-site request riding on a browser session cannot do anyth
 
 import logging
 import re
-import threading
-import time
 
 import orjson
 from flask import current_app, g, jsonify, request
@@ -17,9 +15,8 @@ from jsonschema import Draft202012Validator
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from screening.api import tokens
+from screening.api import token_cache, tokens
 from screening.api.schema import components
-from screening.core.database import utcnow
 from screening.core.errors import Conflict, ExplainedForbidden, Forbidden, NotFound, ValidationFailed
 from screening.core.extensions import db, limiter
 
@@ -156,46 +153,26 @@ def authenticate(write: bool) -> None:
     g.api_token = resolved.token
 
 
-_cache_lock = threading.Lock()
-_CACHE_MAX = 10000
+def _resolve(value: str, cacheable: bool) -> tokens.Resolved | None:
+    """tokens.resolve, answered for read calls from this process's token cache when it is on.
 
-
-def _cache() -> dict:
-    return current_app.extensions.setdefault("api_auth_cache", {})
-
-
-def _resolve(value: str, cacheable: bool):
-    """tokens.resolve, with an optional per-process cache for read calls.
-
-    ``API_AUTH_CACHE_SECONDS`` (0 = off; production default 2) bounds how long a revocation,
-    a withdrawn role or a disabled account may take to reach another worker; revoking in the
-    token page drops the entry of the worker that served it at once, and expiry is always exact.
+    ``API_AUTH_CACHE_SECONDS`` (0 = off; production default 1) and ``API_AUTH_REFRESH_SECONDS``
+    bound how long a change of access may take to reach a worker (see :mod:`token_cache`).
     Calls that change data always resolve the token from the database.
     """
-    ttl = float(current_app.config.get("API_AUTH_CACHE_SECONDS") or 0)
-    if not ttl:
+    max_age = float(current_app.config.get("API_AUTH_CACHE_SECONDS") or 0)
+    if not max_age:
         return tokens.resolve(db.session, value)
+    cache = token_cache.cache(current_app._get_current_object())
     digest = tokens.hash_token(value)
-    now = time.monotonic()
-    hit = _cache().get(digest)
-    if cacheable and hit is not None and hit[0] > now and hit[1].token.expires_at > utcnow():
-        return hit[1]
+    if cacheable:
+        hit = cache.get(digest, max_age, float(current_app.config["API_AUTH_REFRESH_SECONDS"]))
+        if hit is not None:
+            return hit
+    generation = cache.generation()
     resolved = tokens.resolve(db.session, value)
-    with _cache_lock:
-        cache = _cache()
-        if len(cache) >= _CACHE_MAX:
-            cache.clear()
-        if resolved is None:
-            cache.pop(digest, None)
-        else:
-            cache[digest] = (now + ttl, resolved)
+    cache.put(digest, resolved, generation)
     return resolved
-
-
-def forget_token(token_hash: str) -> None:
-    """Drop a revoked token from this process's cache."""
-    with _cache_lock:
-        _cache().pop(token_hash, None)
 
 
 # ----------------------------------------------------------------- input

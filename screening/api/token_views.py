@@ -6,7 +6,6 @@ from forms.accounts import PlainActionForm
 from forms.api import CreateTokenForm
 from screening.accounts.access import login_required
 from screening.api import tokens as svc
-from screening.api.support import forget_token
 from screening.core.errors import ValidationFailed
 from screening.core.extensions import db
 
@@ -49,7 +48,6 @@ def revoke(token_id: int):
     form = PlainActionForm()
     if not form.validate():
         abort(400)
-    row = svc.revoke(db.session, g.actor, token_id)
-    db.session.commit()
-    forget_token(row.token_hash)
+    svc.revoke(db.session, g.actor, token_id)
+    db.session.commit()  # every worker's token cache forgets the token (screening.api.token_cache)
     return redirect(url_for(".index"))

@@ -1,19 +1,29 @@
 """Access to the rules engine and its taxonomy, loaded once per process and cached on the app."""
 
+import threading
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 from flask import current_app
 
+_screener_lock = threading.Lock()
+
 
 def get_screener():
-    """The process-wide :class:`rules.Screener` (``Screener.default()``), cached on the app."""
+    """The process-wide :class:`rules.Screener` (``Screener.default()``), cached on the app.
+
+    Built once per process under a lock: without it, each of a worker's threads that answers one
+    of the first requests builds its own (seconds of CPU each, all at once on a fresh worker).
+    """
     app = current_app._get_current_object()
     screener = app.extensions.get("screener")
     if screener is None:
-        screener = screener_class().default()
-        app.extensions["screener"] = screener
+        with _screener_lock:
+            screener = app.extensions.get("screener")
+            if screener is None:
+                screener = screener_class().default()
+                app.extensions["screener"] = screener
     return screener
 
 

@@ -70,18 +70,32 @@ def _check_input() -> None:
                 _bad_request(_("The form contains invalid characters."))
 
 
+_FIXED_HEADERS = (
+    ("X-Frame-Options", "DENY"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
+_HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
 def _headers(response):
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
-    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-    if current_app.config.get("SESSION_COOKIE_SECURE"):
-        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-    if g.get("user") is not None or request.endpoint != "static":
-        response.headers.setdefault("Cache-Control", "no-store")
-    response.headers["X-Request-ID"] = g.get("request_id", "")
+    # Every answer gets these. A header the view set already is replaced (the fixed ones) or kept
+    # (CSP, Cache-Control); one it did not set is appended, which skips werkzeug's search-and-remove.
+    headers = response.headers
+    present = {key.lower() for key, _ in headers.items()}
+    forced = (*_FIXED_HEADERS, *((_HSTS,) if current_app.config.get("SESSION_COOKIE_SECURE") else ()),
+              ("X-Request-ID", g.get("request_id", "")))
+    for key, value in forced:
+        if key.lower() in present:
+            headers[key] = value
+        else:
+            headers.add(key, value)
+    if "content-security-policy" not in present:
+        headers.add("Content-Security-Policy", CSP)
+    if "cache-control" not in present and (g.get("user") is not None or request.endpoint != "static"):
+        headers.add("Cache-Control", "no-store")
     return response
 
 

@@ -7,13 +7,13 @@ no raw paths or query strings (they can hold one-time tokens), no headers, no fo
 Bearer and API tokens that slip into a message anyway are masked.
 """
 
-import json
 import logging
 import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from celery import current_task
 from flask import Flask, g, has_request_context, request
@@ -99,7 +99,8 @@ class JsonFormatter(logging.Formatter):
                 entry[name] = value
         if record.exc_info:
             entry["exception"] = mask_secrets(self.formatException(record.exc_info))
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        # orjson: a tenth of json.dumps' time, and every request writes one of these lines.
+        return orjson.dumps(entry, default=str).decode()
 
 
 class TextFormatter(logging.Formatter):

@@ -93,8 +93,13 @@ class MeteredScreener(Screener):
         started = time.perf_counter()
         result = super().screen(proposal, language=language, now=now)
         MATCHING_DURATION.observe(time.perf_counter() - started)
-        SCREENINGS.labels(tier=result["tier"]).inc()
+        _screenings(result["tier"]).inc()
         return result
+
+
+@functools.lru_cache(maxsize=16)
+def _screenings(tier: str) -> Any:
+    return SCREENINGS.labels(tier=tier)
 
 
 # ---------------------------------------------------------------- web requests
@@ -109,11 +114,21 @@ def request_method() -> str:
     return request.method if request.method in STANDARD_METHODS else "other"
 
 
+@functools.lru_cache(maxsize=4096)
+def _request_series(route: str, method: str, status: int) -> tuple[Any, Any]:
+    """The counter and histogram children of one (route, method, status): looked up once, not per
+    request (``labels()`` validates and locks each time). Routes are endpoint names and methods a
+    fixed set, so the combinations are few."""
+    return (HTTP_REQUESTS.labels(route=route, method=method, status=str(status)),
+            HTTP_DURATION.labels(route=route, method=method))
+
+
 def observe_request(status: int, duration: float) -> None:
     """Count one answered request (called once per request by the operations blueprint's hooks)."""
     route, method = route_label(), request_method()
-    HTTP_REQUESTS.labels(route=route, method=method, status=str(status)).inc()
-    HTTP_DURATION.labels(route=route, method=method).observe(duration)
+    requests, durations = _request_series(route, method, status)
+    requests.inc()
+    durations.observe(duration)
     if route == "auth.login" and request.method == "POST" and status in _LOGIN_FAILURE_BY_STATUS:
         LOGIN_FAILURES.labels(reason=_LOGIN_FAILURE_BY_STATUS[status]).inc()
     elif status == 401 and request.path.startswith("/api/"):
