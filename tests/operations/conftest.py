@@ -2,10 +2,7 @@
 
 import pytest
 
-from screening import create_app
-from screening.core import migrations
-from screening.core.extensions import db
-from tests.web.conftest import Factory, base_config, isolated, scratch_database
+from tests.web.conftest import Factory, isolated, migrated_app, scratch_database
 
 
 @pytest.fixture(scope="session")
@@ -16,12 +13,7 @@ def database_url(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def app(database_url, tmp_path_factory):
-    application = create_app(base_config(database_url, tmp_path_factory.mktemp("files")))
-    migrations.upgrade(application)
-    yield application
-    with application.app_context():
-        for engine in db.engines.values():
-            engine.dispose()
+    yield from migrated_app(database_url, tmp_path_factory.mktemp("files"))
 
 
 @pytest.fixture(autouse=True)

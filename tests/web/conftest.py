@@ -76,14 +76,19 @@ def base_config(database_url: str, files: Path, **extra) -> dict:
     return cfg
 
 
-@pytest.fixture(scope="session")
-def app(database_url, tmp_path_factory):
-    application = create_app(base_config(database_url, tmp_path_factory.mktemp("files")))
+def migrated_app(database_url: str, files: Path):
+    """An app on ``database_url`` migrated to head; its connections are closed when the caller is done."""
+    application = create_app(base_config(database_url, files))
     migrations.upgrade(application)
     yield application
     with application.app_context():
         for engine in db.engines.values():
             engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    yield from migrated_app(database_url, tmp_path_factory.mktemp("files"))
 
 
 @contextmanager
