@@ -8,7 +8,7 @@
   skips it when already done (idempotent), runs the handler in its own session, and marks the
   message done in the same transaction as the handler's writes. Failures are retried with
   back-off; after the last retry the message is marked failed and shows up for admins.
-- A handler raises :class:`PermanentFailure` when a retry cannot help (a mail server's 5xx):
+- A handler raises :class:`PermanentFailure` when a retry cannot help (a mail server's 5xx refusing that mail):
   the message is marked failed at once. When a message fails for good, the handler's
   ``on_failed(session, payload, message, error)`` hook (if registered) runs in the transaction that
   marks it failed, so the feature can record and audit the failure.

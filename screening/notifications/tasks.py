@@ -64,14 +64,30 @@ def smtp_reply_code(exc: BaseException) -> int | None:
 
 
 def _deliver(transport: MailTransport, email: EmailMessage, sender: str, recipient: str) -> None:
-    """Send; a 5xx answer is final (retrying the same mail gets the same answer), anything else is retried."""
+    """Send. A 5xx refusal of this mail is final: the same mail gets the same answer. Anything
+    else is retried, including a 5xx about our own settings (see :func:`refuses_this_mail`)."""
     try:
         transport.send(email, sender, [recipient])
     except smtplib.SMTPException as exc:
-        code = smtp_reply_code(exc)
-        if code is not None and code >= 500:
-            raise outbox.PermanentFailure(f"SMTP {code}: {_reply_text(exc)}") from exc
+        if refuses_this_mail(exc):
+            raise outbox.PermanentFailure(f"SMTP {smtp_reply_code(exc)}: {_reply_text(exc)}") from exc
+        if (smtp_reply_code(exc) or 0) >= 500:
+            # Wrong credentials (535), TLS or AUTH required (530), a sender address the server does not
+            # accept: every mail fails alike until an operator fixes the settings, after which the
+            # queued mails still go out. Failing them for good would lose every notice meanwhile.
+            log.error("the mail server refused the service's mail settings (%s: SMTP %s %s); the mail is retried",
+                      type(exc).__name__, smtp_reply_code(exc), _reply_text(exc))
         raise
+
+
+def refuses_this_mail(exc: smtplib.SMTPException) -> bool:
+    """A 5xx about this recipient (RCPT TO) or this message (DATA, or its size at MAIL FROM)."""
+    code = smtp_reply_code(exc)
+    if code is None or code < 500:
+        return False
+    if isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError):
+        return True
+    return isinstance(exc, smtplib.SMTPSenderRefused) and code == 552  # message too large
 
 
 def _reply_text(exc: smtplib.SMTPException) -> str:

@@ -1,14 +1,19 @@
-"""Permanent mail failures: an SMTP 5xx is final, a 4xx is retried (issue 14, item 7).
+"""Permanent mail failures: an SMTP 5xx refusing the mail is final, a 4xx is retried (issue 14, item 7).
 
 A real SMTP server (aiosmtpd on 127.0.0.1) answers 550 for one mailbox and 451 for another. The
 550 mail is marked failed after one attempt, its reason is kept, the audit records it, and the
 institution's administrators (and nobody else, and no other institution) see it at
-/admin/notifications.
+/admin/notifications. A 5xx about the service's own settings (535: wrong SMTP password) would
+refuse every mail alike, so it is retried: once the password is fixed the queued mail goes out.
 """
 
+import logging
 import smtplib
+from contextlib import contextmanager
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 from sqlmodel import select
 
 from screening.core import outbox
@@ -18,7 +23,7 @@ from screening.notifications.models import FailedMail, SentMail
 from screening.notifications.service import notify
 from screening.notifications.tasks import smtp_reply_code
 
-from .test_notifications import Recorder, _decision, smtp_server
+from .test_notifications import Recorder, _decision, _free_port, _use_smtp, smtp_server
 
 GONE = "left-the-university@nordhafen.example"
 GREYLISTED = "greylisted@nordhafen.example"
@@ -145,3 +150,63 @@ def test_a_failing_failure_hook_still_leaves_the_mail_failed(factory, refusing_s
     assert outbox._attempt(message.id) == ("failed", None)
     stored = _fresh(OutboxMessage, message.id)
     assert stored.status == "failed" and stored.attempts == 1 and "550" in stored.last_error
+
+
+SMTP_USER, SMTP_PASSWORD = "screening-relay", "relay-password-of-the-university"
+
+
+@contextmanager
+def authenticating_smtp(app, monkeypatch, password: str):
+    """A real SMTP server that requires AUTH (535 for a wrong password); the app logs in with ``password``."""
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        return AuthResult(handled=False, success=(auth_data.login, auth_data.password) ==
+                          (SMTP_USER.encode(), SMTP_PASSWORD.encode()))
+
+    recorder = Recorder()
+    port = _free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port, authenticator=authenticator,
+                            auth_require_tls=False)  # plain AUTH on loopback: the test has no TLS
+    controller.start()
+    _use_smtp(app, monkeypatch, port)
+    monkeypatch.setitem(app.config, "MAIL_SMTP_USER", SMTP_USER)
+    monkeypatch.setitem(app.config, "MAIL_SMTP_PASSWORD", password)
+    monkeypatch.setattr(outbox, "publish", lambda ids: None)  # each attempt is run by hand below
+    try:
+        yield recorder
+    finally:
+        controller.stop()
+
+
+def test_a_wrong_smtp_password_is_retried_and_the_mail_goes_out_once_it_is_fixed(app, factory, monkeypatch,
+                                                                                 caplog):
+    with authenticating_smtp(app, monkeypatch, password="an-outdated-password") as server:
+        inst = factory.institution()
+        message = _mail_to(factory, inst, "chair@nordhafen.example")
+
+        with caplog.at_level(logging.ERROR, logger="screening.notifications.tasks"):
+            status, error = outbox._attempt(message.id)
+        assert status == "pending" and isinstance(error, smtplib.SMTPAuthenticationError)
+        assert smtp_reply_code(error) == 535
+        assert any("mail settings" in r.getMessage() and "535" in r.getMessage() for r in caplog.records)
+        assert _fresh(OutboxMessage, message.id).status == "pending"
+        assert db.session.exec(select(FailedMail)).all() == []
+
+        monkeypatch.setitem(app.config, "MAIL_SMTP_PASSWORD", SMTP_PASSWORD)  # the operator fixes it
+        assert outbox._attempt(message.id) == ("done", None)
+        assert len(server.to("chair@nordhafen.example")) == 1
+
+
+def test_a_refused_sender_address_is_retried_but_a_too_large_mail_is_final(factory, refusing_smtp, monkeypatch):
+    answers = iter(["553 5.7.1 Sender address not allowed", "552 5.3.4 Message size exceeds fixed limit"])
+
+    async def refuse_sender(server, session, envelope, address, mail_options):
+        return next(answers)
+
+    monkeypatch.setattr(refusing_smtp, "handle_MAIL", refuse_sender, raising=False)
+    inst = factory.institution()
+    message = _mail_to(factory, inst, "chair@nordhafen.example")
+    status, error = outbox._attempt(message.id)
+    assert status == "pending" and smtp_reply_code(error) == 553
+    assert outbox._attempt(message.id) == ("failed", None)
+    failure = db.session.exec(select(FailedMail).where(FailedMail.outbox_message_id == message.id)).one()
+    assert failure.smtp_code == 552 and failure.permanent
