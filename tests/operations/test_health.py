@@ -12,6 +12,7 @@ from screening.core.database import utcnow
 from screening.core.extensions import db
 from screening.core.models import OutboxMessage
 from tests.web.conftest import base_config
+from tests.web.helpers import spare_redis_url
 
 REDIS_URL = os.environ.get("SCREENING_TEST_REDIS_URL")
 
@@ -121,7 +122,7 @@ def test_an_unreachable_redis_fails_redis_and_workers(client, broker):
 
 @pytest.mark.skipif(not REDIS_URL, reason="needs SCREENING_TEST_REDIS_URL")
 def test_a_reachable_broker_without_any_worker_is_not_ready_within_the_bound(client, app, broker, monkeypatch):
-    broker(REDIS_URL.rsplit("/", 1)[0] + "/7")
+    broker(spare_redis_url(REDIS_URL))
     monkeypatch.setitem(app.config, "HEALTH_WORKER_TIMEOUT_SECONDS", 0.3)
     response = client.get("/health/ready")
     assert response.status_code == 503

@@ -2,8 +2,20 @@
 
 import re
 import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 PASSWORD = "correct horse battery staple"
+
+
+def spare_redis_url(url: str) -> str:
+    """Another Redis database on the server of ``url``: its number plus 8 (modulo 16).
+
+    For tests that start a Celery worker of their own or need a broker no worker listens on: two
+    suites running at once with databases 0-7 of their own then never share a worker or a queue.
+    """
+    parts = urlsplit(url)
+    number = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(number + 8) % 16}"))
 
 
 def minimal_proposal(**overrides) -> dict:

@@ -22,6 +22,7 @@ import requests
 import yaml
 
 from .conftest import scratch_database
+from .helpers import spare_redis_url
 
 PG_URL = os.environ.get("SCREENING_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("SCREENING_TEST_REDIS_URL")
@@ -48,7 +49,7 @@ def production_env(tmp_path_factory):
             "SCREENING_ENV": "production",
             "SCREENING_SECRET_KEY": secrets.token_hex(32),
             "SCREENING_DATABASE_URL": database_url,
-            "SCREENING_REDIS_URL": REDIS_URL.rsplit("/", 1)[0] + "/7",
+            "SCREENING_REDIS_URL": spare_redis_url(REDIS_URL),
             "TMPDIR": str(tmp_path_factory.mktemp("tmp")),  # whatever the processes leave goes with it
         }
         env.pop("FLASK_DEBUG", None)
