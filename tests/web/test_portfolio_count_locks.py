@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from screening.accounts import service as accounts
+from screening.accounts.models import Institution, User
 from screening.core import audit, outbox
 from screening.core.extensions import db
 from screening.core.models import OutboxMessage
@@ -175,3 +175,23 @@ def test_two_imports_of_one_institution_do_not_deadlock(app, world):
     _finish([one, two])
     assert failures == []
     _assert_clean(app, world, [first, second])
+
+
+def test_a_change_that_counts_nothing_does_not_wait_for_count_writers(app, world):
+    """Editing a draft's text while an import chunk holds the lock goes through at once; filing it waits."""
+    with app.app_context():
+        factory = Factory(app)
+        researcher = db.session.get(User, world["researcher_id"])
+        draft_id = factory.proposal(researcher, db.session.get(Institution, world["inst_id"])).id
+        engine = db.engine
+    with engine.connect() as writer, engine.connect() as editor:
+        writer.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": audit._LOCK_KEY})
+        editor.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
+        editor.execute(sa.update(Proposal).where(Proposal.id == draft_id)
+                       .values(title="Renamed draft", updated_at=sa.func.now()))
+        editor.commit()
+        editor.execute(sa.text("SET LOCAL lock_timeout = '200ms'"))
+        with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+            editor.execute(sa.update(Proposal).where(Proposal.id == draft_id).values(status="submitted"))
+        editor.rollback()
+        writer.rollback()
