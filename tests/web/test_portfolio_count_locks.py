@@ -65,13 +65,13 @@ def world(app, monkeypatch):
         yield {"inst_id": inst.id, "researcher_id": researcher.id, **clients}
 
 
-def _start_import(app, world, partners: list[str]) -> int:
-    """Upload a CSV through the office's web form; returns the id of the outbox message that screens it."""
+def _start_import(app, world, partners: list[str]) -> tuple[int, int]:
+    """Upload a CSV through the office's web form; returns the job and the outbox message that screens it."""
     rows = [f"r{n},Imported project {n},2.2,{partner}" for n, partner in enumerate(partners)]
     assert _upload(world["office"], world["researcher_id"], _csv(rows)).status_code == 303
     with app.app_context():
         job_id = db.session.scalars(select(ImportJob.id).order_by(ImportJob.id.desc())).first()
-        return next(m.id for m in db.session.scalars(select(OutboxMessage).where(
+        return job_id, next(m.id for m in db.session.scalars(select(OutboxMessage).where(
             OutboxMessage.task == "portfolio.import", OutboxMessage.status == outbox.PENDING))
             if m.payload["job_id"] == job_id)
 
@@ -128,7 +128,7 @@ def test_a_submission_and_an_import_chunk_of_one_institution_do_not_deadlock(app
     (the status of all its rows, then their partners and fields) share counts such as proposals
     in review at tier critical. The submission queues first, for the lock a writer holds until it
     commits, then the chunk; both then go through, one after the other."""
-    message_id = _start_import(app, world, [COMMITTEE] * 4)
+    _job, message_id = _start_import(app, world, [COMMITTEE] * 4)
     failures: list[Exception] = []
     responses = []
     with app.app_context():
@@ -156,13 +156,11 @@ def test_two_imports_of_one_institution_do_not_deadlock(app, world):
     """The first chunk moves a row to review, then stands (its second row is locked by someone
     else) while the second import's chunk moves its first row to the fast track; when the first
     goes on, it needs the second's count of open proposals filed today, which waits for the first."""
-    first = _start_import(app, world, [COMMITTEE, FAST_TRACK, COMMITTEE])
-    second = _start_import(app, world, [FAST_TRACK, COMMITTEE])
+    first_job, first = _start_import(app, world, [COMMITTEE, FAST_TRACK, COMMITTEE])
+    _job, second = _start_import(app, world, [FAST_TRACK, COMMITTEE])
     with app.app_context():
-        second_row_of_first = db.session.scalars(
-            select(ImportItem.proposal_id).join(OutboxMessage, sa.true())
-            .where(OutboxMessage.id == first, ImportItem.job_id == OutboxMessage.payload["job_id"].as_integer())
-            .order_by(ImportItem.id).offset(1).limit(1)).one()
+        second_row_of_first = db.session.scalars(select(ImportItem.proposal_id).where(ImportItem.job_id == first_job)
+                                                 .order_by(ImportItem.id).offset(1).limit(1)).one()
         engine = db.engine
     failures: list[Exception] = []
     with engine.connect() as blocker:
