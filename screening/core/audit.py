@@ -29,7 +29,9 @@ from screening.core.database import utcnow
 from screening.core.models import AuditEvent
 
 GENESIS = "0" * 64
-_LOCK_KEY = 0x5C12EE  # PostgreSQL advisory lock serialising appends to the chain
+# PostgreSQL advisory lock serialising appends to the chain; the portfolio's counting triggers take
+# it too, before they upsert counts (see screening.portfolio.counts).
+_LOCK_KEY = 0x5C12EE
 PSEUDONYMISED_ROWS = "pseudonymised_rows"
 
 

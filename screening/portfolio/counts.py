@@ -15,6 +15,27 @@ Dimensions (``dimension``, ``key``, ``tier``):
 - ``field``: proposals per OECD FORD code (tier ``""``);
 - ``opened``: open proposals (:data:`OPEN_STATES`) per day filed, ``YYYY-MM-DD`` in UTC (tier ``""``),
   for the ageing of open cases.
+
+Concurrent writers (PostgreSQL). A transaction holds the count rows it upserted until it commits,
+and takes them statement by statement: a submission (draft, submitted, screened, in review, then
+its partners and fields), an import chunk (one UPDATE per row, then COPY of partners and fields),
+a decision. Two of them could take shared rows (proposals in review at tier critical, open
+proposals filed today) in different orders, or take some and then queue for the audit chain's
+lock (held by every audited transaction until it commits) while the other holds that lock and
+wants the same rows. PostgreSQL would abort one after ``deadlock_timeout``: a 500 for a web
+user, a retried import chunk. So a statement that changes a count first takes the audit chain's
+advisory lock (trigger ``search_count_0lock_*``, migration 7f581aba9f4a), and only then upserts:
+whoever writes counts holds that one lock, and no transaction ever waits for a count row.
+
+Why that lock and not another: a lock per institution would still form a cycle with the audit
+chain's (counts then audit in one transaction, audit then counts in another). One consistent
+order over all count rows would need each transaction's changes as one statement, which a
+submission's successive transitions are not. Retrying on ``DeadlockDetected`` would keep the
+second's wait and add a redo. Counting writers were serialised already from their first audit
+event until commit; they now are from their first counted change, a moment earlier (for an import
+chunk: from its status UPDATE instead of after its versions' COPY). Statements that change no count
+(a draft's text, ``updated_at``) and readers do not wait. :func:`recount` locks the base tables
+instead. SQLite lets one writer in at a time.
 """
 
 import sqlalchemy as sa
