@@ -33,6 +33,26 @@ Where the time went (December 2026, 2 cores shared with other engineers' test ru
 - Revocation: a revoked token was served by some worker up to 73-152 ms after the commit (the
   refresh interval is 0.25 s; ``tests/web/test_api_token_cache.py`` holds it under 1 s).
 
+On a quiet machine (load average about 1, December 2026), three runs: ratio 0.33 (rounds 0.33,
+0.34, 0.32), 0.39 (0.32, 0.41, 0.39) and, with 1 thread per worker instead of 4, 0.39; worker CPU
+per request 0.91-1.05 ms for ``/screen`` against 0.28-0.33 ms for the floor. Where it goes:
+
+- In-process, the WSGI app called directly with the same bodies (no server): the floor 0.07-0.09
+  ms, ``/screen`` 0.48-0.60 ms, the screening alone (engine + orjson) 0.16-0.19 ms. Per hook (CPU,
+  thread time): token authentication with the rate-limit lease 54 us, the access log line and
+  request metrics 61 us, the request id 13 us, input checks 10 us, CSRF and session hooks 9 us,
+  security headers 12 us, request context 20 us; the view besides the screening (JSON in and out,
+  response) 54 us.
+- Under gunicorn (py-spy, samples holding the GIL): the app 79 % (the screening 30 %, the access log
+  11 %, the before-request hooks 11 %), gunicorn's request parsing and writing 15 %. CPU is user time
+  (0.88 of 0.98 ms); the floor's 0.31 ms splits into 0.26 user and 0.05 system.
+- Hence the arithmetic: gunicorn alone costs about 0.25 ms of the floor's 0.31 ms, and the
+  screening of a varied proposal 0.16-0.30 ms (more under the server than in a tight loop). Even
+  with no machinery of ours at all, ``/screen`` would cost about 0.25 + 0.09 (Flask) + 0.2 (engine)
+  + 0.05 (JSON) = 0.59 ms against the floor's 0.31 ms: a ratio of about 0.53. The 0.6 target needs
+  the engine itself to get about twice as fast; trimming our hooks (about 0.2 ms in-process) moves
+  the ratio towards 0.45 at best.
+
     .venv/bin/python bench/api_bench.py [--rounds 3] [--seconds 4] [--connections 16]
 
 Needs PostgreSQL and Redis: ``BENCH_DATABASE_URL`` (else ``SCREENING_TEST_DATABASE_URL``, else
