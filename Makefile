@@ -19,6 +19,7 @@ lint:
 bench: install
 	.venv/bin/python bench/screening_bench.py
 	.venv/bin/python bench/matching_bench.py
+	.venv/bin/python bench/pdf_bench.py
 	.venv/bin/python bench/import_bench.py
 	.venv/bin/python bench/portfolio_bench.py
 	.venv/bin/python bench/api_bench.py
