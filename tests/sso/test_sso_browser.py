@@ -17,7 +17,7 @@ from screening.core.extensions import db
 from screening.core.models import AuditEvent
 from screening.sso import saml, service
 from screening.sso.saml import write_self_signed_pair
-from tests.web.test_browser import OUTPUT, chromium
+from tests.web.browser import OUTPUT, chromium
 
 from .conftest import IDP_A, SCOPE_A
 from .idp import IdpLoginPage, researcher_attributes

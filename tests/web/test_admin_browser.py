@@ -7,12 +7,9 @@ tests/output/.
 """
 
 import re
-import threading
-from pathlib import Path
 
 import pytest
 from sqlmodel import select
-from werkzeug.serving import make_server
 
 from screening import create_app
 from screening.accounts import service as accounts
@@ -20,7 +17,7 @@ from screening.core import migrations
 from screening.core.extensions import db
 from screening.notifications.transports import memory_outbox
 
-from .test_browser import ARGS, CHROMIUM, OUTPUT
+from .browser import OUTPUT, chromium, log_in, serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_isolation]
 
@@ -39,23 +36,8 @@ def live_admin(tmp_path):
         accounts.create_user(db.session, None, inst, "admin@browser.example", "Ada Admin", PASSWORD,
                              ["institution_admin"])
         db.session.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
-    with app.app_context():
-        for engine in db.engines.values():
-            engine.dispose()
-
-
-def _login(page, base, email, password):
-    page.goto(f"{base}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state()
+    with serving(app) as base:
+        yield app, base
 
 
 def _invite(page, email, name, role_label):
@@ -75,76 +57,68 @@ def _welcome_link(app, email) -> str:
 
 
 def test_an_administrator_onboards_a_committee_in_the_browser(live_admin):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
     app, base = live_admin
-    OUTPUT.mkdir(exist_ok=True)
     shots = []
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            admin = browser.new_context().new_page()
-            admin.set_default_timeout(20000)
-            _login(admin, base, "admin@browser.example", PASSWORD)
-            admin.get_by_role("link", name="Administration").click()
-            admin.wait_for_url("**/admin/users")
+    with chromium() as browser:
+        admin = browser.new_context().new_page()
+        admin.set_default_timeout(20000)
+        log_in(admin, base, "admin@browser.example", PASSWORD)
+        admin.get_by_role("link", name="Administration").click()
+        admin.wait_for_url("**/admin/users")
 
-            # Invite the chair and a member.
-            _invite(admin, "carla.chair@browser.example", "Carla Chair", "Committee chair")
-            _invite(admin, "max.member@browser.example", "Max Member", "Committee member")
-            shots.append(("admin-users-invited", admin.screenshot(full_page=True)))
+        # Invite the chair and a member.
+        _invite(admin, "carla.chair@browser.example", "Carla Chair", "Committee chair")
+        _invite(admin, "max.member@browser.example", "Max Member", "Committee member")
+        shots.append(("admin-users-invited", admin.screenshot(full_page=True)))
 
-            # The chair chooses a password through the invitation's link and signs in.
-            chair = browser.new_context().new_page()
-            chair.set_default_timeout(20000)
-            chair.goto(base + _welcome_link(app, "carla.chair@browser.example"))
-            chair.get_by_label("New password", exact=True).fill(CHAIR_PASSWORD)
-            chair.get_by_label("Repeat new password").fill(CHAIR_PASSWORD)
-            chair.get_by_role("button", name="Set password").click()
-            chair.wait_for_url("**/login")
+        # The chair chooses a password through the invitation's link and signs in.
+        chair = browser.new_context().new_page()
+        chair.set_default_timeout(20000)
+        chair.goto(base + _welcome_link(app, "carla.chair@browser.example"))
+        chair.get_by_label("New password", exact=True).fill(CHAIR_PASSWORD)
+        chair.get_by_label("Repeat new password").fill(CHAIR_PASSWORD)
+        chair.get_by_role("button", name="Set password").click()
+        chair.wait_for_url("**/login")
 
-            # Set up the committee: create it, add both members, route the physics faculty to it.
-            nav = admin.get_by_role("navigation", name="Administration")
-            nav.get_by_role("link", name="Committees and routing").click()
-            admin.wait_for_url("**/admin/committees")
-            admin.get_by_label("Committee name").fill("Faculty of Physics committee")
-            admin.get_by_label("Days to decide").fill("21")
-            admin.get_by_role("button", name="Add committee").click()
+        # Set up the committee: create it, add both members, route the physics faculty to it.
+        nav = admin.get_by_role("navigation", name="Administration")
+        nav.get_by_role("link", name="Committees and routing").click()
+        admin.wait_for_url("**/admin/committees")
+        admin.get_by_label("Committee name").fill("Faculty of Physics committee")
+        admin.get_by_label("Days to decide").fill("21")
+        admin.get_by_role("button", name="Add committee").click()
+        admin.wait_for_load_state()
+        member_form = admin.locator("form", has=admin.locator("input[name=action][value=member]"))
+        for email, role in (("carla.chair@browser.example", "Chair"), ("max.member@browser.example", "Member")):
+            member_form.get_by_label("Committee").select_option(label="Faculty of Physics committee")
+            member_form.get_by_label("E-mail").fill(email)
+            member_form.get_by_label("Role").select_option(label=role)
+            member_form.get_by_role("button", name="Add member").click()
             admin.wait_for_load_state()
-            member_form = admin.locator("form", has=admin.locator("input[name=action][value=member]"))
-            for email, role in (("carla.chair@browser.example", "Chair"), ("max.member@browser.example", "Member")):
-                member_form.get_by_label("Committee").select_option(label="Faculty of Physics committee")
-                member_form.get_by_label("E-mail").fill(email)
-                member_form.get_by_label("Role").select_option(label=role)
-                member_form.get_by_role("button", name="Add member").click()
-                admin.wait_for_load_state()
-            rule_form = admin.locator("form", has=admin.locator("input[name=action][value=rule]"))
-            rule_form.get_by_label("Committee").select_option(label="Faculty of Physics committee")
-            rule_form.get_by_label("Route by").select_option(label="Faculty")
-            rule_form.get_by_label("Value").fill("Physics")
-            rule_form.get_by_role("button", name="Add rule").click()
-            admin.wait_for_load_state()
-            text = admin.locator("main").inner_text()
-            assert "Carla Chair <carla.chair@browser.example> – Chair" in text
-            assert "Max Member <max.member@browser.example> – Member" in text
-            assert re.search(r"Faculty\s+Physics\s+Faculty of Physics committee", text)
-            shots.append(("admin-committee-set-up", admin.screenshot(full_page=True)))
+        rule_form = admin.locator("form", has=admin.locator("input[name=action][value=rule]"))
+        rule_form.get_by_label("Committee").select_option(label="Faculty of Physics committee")
+        rule_form.get_by_label("Route by").select_option(label="Faculty")
+        rule_form.get_by_label("Value").fill("Physics")
+        rule_form.get_by_role("button", name="Add rule").click()
+        admin.wait_for_load_state()
+        text = admin.locator("main").inner_text()
+        assert "Carla Chair <carla.chair@browser.example> – Chair" in text
+        assert "Max Member <max.member@browser.example> – Member" in text
+        assert re.search(r"Faculty\s+Physics\s+Faculty of Physics committee", text)
+        shots.append(("admin-committee-set-up", admin.screenshot(full_page=True)))
 
-            # Every step is in the audit log.
-            nav.get_by_role("link", name="Audit log").click()
-            audit_text = admin.locator("main").inner_text()
-            assert "The hash chain is intact" in audit_text
-            for action in ("user.invited", "committee.created", "committee.member_added", "routing.rule_added"):
-                assert action in audit_text
-            shots.append(("admin-audit-log", admin.screenshot(full_page=True)))
+        # Every step is in the audit log.
+        nav.get_by_role("link", name="Audit log").click()
+        audit_text = admin.locator("main").inner_text()
+        assert "The hash chain is intact" in audit_text
+        for action in ("user.invited", "committee.created", "committee.member_added", "routing.rule_added"):
+            assert action in audit_text
+        shots.append(("admin-audit-log", admin.screenshot(full_page=True)))
 
-            # The chair signs in with the chosen password and reaches the review queue.
-            _login(chair, base, "carla.chair@browser.example", CHAIR_PASSWORD)
-            chair.get_by_role("link", name="Review queue").click()
-            chair.wait_for_url("**/review/")
-        finally:
-            browser.close()
+        # The chair signs in with the chosen password and reaches the review queue.
+        log_in(chair, base, "carla.chair@browser.example", CHAIR_PASSWORD)
+        chair.get_by_role("link", name="Review queue").click()
+        chair.wait_for_url("**/review/")
     for name, png in shots:
         (OUTPUT / f"{name}.png").write_bytes(png)
     with app.app_context():

@@ -1,39 +1,15 @@
 """Browser test: a researcher files a proposal with two partners and sees the partner flag."""
 
-import threading
-from contextlib import contextmanager
-from pathlib import Path
-
 import pytest
-from werkzeug.serving import make_server
 
 from screening import create_app
 from screening.accounts import service as accounts
 from screening.core import migrations
 from screening.core.extensions import db
 
+from .browser import OUTPUT, chromium, log_in, serving
+
 pytestmark = [pytest.mark.browser, pytest.mark.no_isolation]
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-OUTPUT = Path(__file__).resolve().parents[1] / "output"
-
-
-@contextmanager
-def chromium():
-    """Debian's Chromium driven by Playwright (skips the test when either is missing); screenshots go to OUTPUT."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    OUTPUT.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
 
 @pytest.fixture
 def live_server(tmp_path):
@@ -45,21 +21,14 @@ def live_server(tmp_path):
         accounts.create_user(db.session, None, inst, "r@browser.example", "Rita Researcher",
                              "browser-password-1", ["researcher"])
         db.session.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
+    with serving(app) as base:
+        yield base
 
 
 def test_researcher_files_proposal_and_sees_partner_flag(live_server):
     with chromium() as browser:
         page = browser.new_page()
-        page.goto(f"{live_server}/login")
-        page.get_by_label("E-mail").fill("r@browser.example")
-        page.get_by_label("Password").fill("browser-password-1")
-        page.get_by_role("button", name="Log in").click()
+        log_in(page, live_server, "r@browser.example", "browser-password-1")
         page.wait_for_url("**/proposals/")
         page.get_by_role("link", name="New proposal").first.click()
         page.get_by_label("Title").fill("Learning-based control of legged robots")

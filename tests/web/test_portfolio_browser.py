@@ -8,19 +8,17 @@ ready and downloads it. Screenshots go to tests/output/portfolio-*.png.
 
 import io
 import re
-import threading
 import uuid
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from screening import create_app
 from screening.accounts import service as accounts
 from screening.core import migrations
 from screening.core.extensions import db
 
-from .test_browser import ARGS, CHROMIUM, OUTPUT
+from .browser import OUTPUT, chromium, log_in, serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_isolation]
 
@@ -87,15 +85,8 @@ def live_portfolio(tmp_path):
         assert tiers == {title: tier for title, _p, _f, _t, tier in SEED}
         # Another institution's CN/high collaboration must not show up.
         assert screened(outsider, other.id, "Secret project of Other", [FUDAN], ["2.2"], ["robotics"]).tier == "high"
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
-    with app.app_context():
-        for engine in db.engines.values():
-            engine.dispose()
+    with serving(app) as base:
+        yield base
 
 
 def _listed_titles(page) -> set[str]:
@@ -104,95 +95,83 @@ def _listed_titles(page) -> set[str]:
 
 
 def test_office_filters_portfolio_exports_xlsx_and_downloads_pdf_report(live_portfolio):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
     from openpyxl import load_workbook
     from pypdf import PdfReader
 
     base = live_portfolio
-    OUTPUT.mkdir(exist_ok=True)
     shots = []
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_context(accept_downloads=True).new_page()
-            page.set_default_timeout(20000)
-            page.goto(f"{base}/login")
-            page.get_by_label("E-mail").fill(OFFICE_EMAIL)
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Log in").click()
-            page.wait_for_load_state()
+    with chromium() as browser:
+        page = browser.new_context(accept_downloads=True).new_page()
+        page.set_default_timeout(20000)
+        log_in(page, base, OFFICE_EMAIL, PASSWORD)
 
-            # The whole portfolio of the institution, nothing of the other one.
-            page.goto(f"{base}/portfolio/")
-            assert _listed_titles(page) == {title for title, *_rest in SEED}
-            shots.append(("portfolio-all", page.screenshot(full_page=True)))
+        # The whole portfolio of the institution, nothing of the other one.
+        page.goto(f"{base}/portfolio/")
+        assert _listed_titles(page) == {title for title, *_rest in SEED}
+        shots.append(("portfolio-all", page.screenshot(full_page=True)))
 
-            # Filter through the form: partner country CN, tier high.
-            page.locator("#f-country").select_option("CN")
-            page.locator("#f-tier").select_option("high")
-            page.locator("#apply-filters").click()
-            page.wait_for_url(re.compile(r".*/portfolio/\?.*country=CN.*"))
-            assert "tier=high" in page.url
-            assert _listed_titles(page) == EXPECTED
-            for i in range(page.locator("#portfolio-table tbody tr").count()):
-                row = page.locator("#portfolio-table tbody tr").nth(i)
-                assert "(CN)" in row.locator("td").nth(1).inner_text()
-                assert row.locator("td").nth(2).inner_text().strip() == "High"
-            assert f"{len(EXPECTED)} collaborations" in page.locator("main").inner_text()
-            saved = page.locator("#saved-link").get_attribute("href")
-            assert "country=CN" in saved and "tier=high" in saved
-            shots.append(("portfolio-filtered", page.screenshot(full_page=True)))
+        # Filter through the form: partner country CN, tier high.
+        page.locator("#f-country").select_option("CN")
+        page.locator("#f-tier").select_option("high")
+        page.locator("#apply-filters").click()
+        page.wait_for_url(re.compile(r".*/portfolio/\?.*country=CN.*"))
+        assert "tier=high" in page.url
+        assert _listed_titles(page) == EXPECTED
+        for i in range(page.locator("#portfolio-table tbody tr").count()):
+            row = page.locator("#portfolio-table tbody tr").nth(i)
+            assert "(CN)" in row.locator("td").nth(1).inner_text()
+            assert row.locator("td").nth(2).inner_text().strip() == "High"
+        assert f"{len(EXPECTED)} collaborations" in page.locator("main").inner_text()
+        saved = page.locator("#saved-link").get_attribute("href")
+        assert "country=CN" in saved and "tier=high" in saved
+        shots.append(("portfolio-filtered", page.screenshot(full_page=True)))
 
-            # Export the filtered view as XLSX.
-            with page.expect_download() as info:
-                page.locator("#export-xlsx").click()
-            download = info.value
-            assert re.fullmatch(r"portfolio-\d{8}-\d{4}\.xlsx", download.suggested_filename)
-            sheet = load_workbook(io.BytesIO(Path(download.path()).read_bytes())).active
-            rows = list(sheet.iter_rows(values_only=True))
-            header = rows[0]
-            assert header[:4] == ("id", "title", "status", "tier")
-            records = [dict(zip(header, r, strict=True)) for r in rows[1:]]
-            titles = {r["title"] for r in records}
-            # The formula-like title comes back as text, prefixed with an apostrophe.
-            assert titles == {("'" + t if t.startswith("=") else t) for t in EXPECTED}
-            assert all(r["tier"] == "high" for r in records)
-            assert all("CN" in r["partner_countries"].split("; ") for r in records)
-            for row in sheet.iter_rows():
-                for cell in row:
-                    assert cell.data_type != "f", (cell.coordinate, cell.value)
-                    assert cell.hyperlink is None, (cell.coordinate, cell.hyperlink)
+        # Export the filtered view as XLSX.
+        with page.expect_download() as info:
+            page.locator("#export-xlsx").click()
+        download = info.value
+        assert re.fullmatch(r"portfolio-\d{8}-\d{4}\.xlsx", download.suggested_filename)
+        sheet = load_workbook(io.BytesIO(Path(download.path()).read_bytes())).active
+        rows = list(sheet.iter_rows(values_only=True))
+        header = rows[0]
+        assert header[:4] == ("id", "title", "status", "tier")
+        records = [dict(zip(header, r, strict=True)) for r in rows[1:]]
+        titles = {r["title"] for r in records}
+        # The formula-like title comes back as text, prefixed with an apostrophe.
+        assert titles == {("'" + t if t.startswith("=") else t) for t in EXPECTED}
+        assert all(r["tier"] == "high" for r in records)
+        assert all("CN" in r["partner_countries"].split("; ") for r in records)
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", (cell.coordinate, cell.value)
+                assert cell.hyperlink is None, (cell.coordinate, cell.hyperlink)
 
-            # The dashboard's PDF report, rendered through the outbox.
-            page.get_by_role("link", name="Dashboard").first.click()
-            page.wait_for_url("**/portfolio/dashboard")
-            assert page.locator("#chart-country svg").count() == 1
-            shots.append(("portfolio-dashboard", page.screenshot(full_page=True)))
-            page.locator("#pdf-report").click()
-            page.wait_for_url(re.compile(r".*/portfolio/reports/\d+$"))
-            for _attempt in range(30):
-                if page.locator("#report-download").count():
-                    break
-                assert "could not be made" not in page.locator("main").inner_text()
-                page.wait_for_timeout(500)
-                page.reload()
-            assert page.locator("#report-download").count() == 1, page.locator("main").inner_text()
-            shots.append(("portfolio-report-ready", page.screenshot(full_page=True)))
-            with page.expect_download() as info:
-                page.locator("#report-download").click()
-            download = info.value
-            assert re.fullmatch(r"portfolio-report-\d+\.pdf", download.suggested_filename)
-            pdf = Path(download.path()).read_bytes()
-            assert pdf.startswith(b"%PDF")
-            reader = PdfReader(io.BytesIO(pdf))
-            assert len(reader.pages) >= 1
-            text = "".join(p.extract_text() or "" for p in reader.pages)
-            # The institution's own figures (the other institution's proposal is not counted).
-            assert "Browser University" in text, text[:500]
-            assert f"Proposals (without drafts): {len(SEED)}" in text, text[:500]
-        finally:
-            browser.close()
+        # The dashboard's PDF report, rendered through the outbox.
+        page.get_by_role("link", name="Dashboard").first.click()
+        page.wait_for_url("**/portfolio/dashboard")
+        assert page.locator("#chart-country svg").count() == 1
+        shots.append(("portfolio-dashboard", page.screenshot(full_page=True)))
+        page.locator("#pdf-report").click()
+        page.wait_for_url(re.compile(r".*/portfolio/reports/\d+$"))
+        for _attempt in range(30):
+            if page.locator("#report-download").count():
+                break
+            assert "could not be made" not in page.locator("main").inner_text()
+            page.wait_for_timeout(500)
+            page.reload()
+        assert page.locator("#report-download").count() == 1, page.locator("main").inner_text()
+        shots.append(("portfolio-report-ready", page.screenshot(full_page=True)))
+        with page.expect_download() as info:
+            page.locator("#report-download").click()
+        download = info.value
+        assert re.fullmatch(r"portfolio-report-\d+\.pdf", download.suggested_filename)
+        pdf = Path(download.path()).read_bytes()
+        assert pdf.startswith(b"%PDF")
+        reader = PdfReader(io.BytesIO(pdf))
+        assert len(reader.pages) >= 1
+        text = "".join(p.extract_text() or "" for p in reader.pages)
+        # The institution's own figures (the other institution's proposal is not counted).
+        assert "Browser University" in text, text[:500]
+        assert f"Proposals (without drafts): {len(SEED)}" in text, text[:500]
     for name, png in shots:
         (OUTPUT / f"{name}.png").write_bytes(png)

@@ -8,18 +8,15 @@ condition from the institution's templates. Screenshots go to tests/output/.
 """
 
 import re
-import threading
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from screening import create_app
 from screening.accounts import service as accounts
 from screening.core import migrations
 from screening.core.extensions import db
 
-from .test_browser import ARGS, CHROMIUM, OUTPUT
+from .browser import OUTPUT, chromium, log_in, serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_isolation]
 
@@ -55,102 +52,79 @@ def live_review(tmp_path):
         db.session.commit()
         assert draft.status == "in_review", draft.status
         pid = draft.id
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", pid
-    server.shutdown()
-    thread.join(5)
-    with app.app_context():
-        for engine in db.engines.values():
-            engine.dispose()
-
-
-def _login(page, base, email):
-    page.goto(f"{base}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state()
+    with serving(app) as base:
+        yield base, pid
 
 
 def test_chair_dismisses_false_match_asks_researcher_answers_chair_approves_with_condition(live_review):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
     base, pid = live_review
-    OUTPUT.mkdir(exist_ok=True)
     shots = []
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            chair = browser.new_context().new_page()
-            chair.set_default_timeout(20000)
-            _login(chair, base, "chair@browser.example")
-            chair.goto(f"{base}/review/")
-            shots.append(("review-queue", chair.screenshot(full_page=True)))
-            chair.get_by_role("link", name="Wind tunnel tests of morphing wings").click()
-            chair.wait_for_url(re.compile(r".*/review/cases/\d+$"))
-            case_url = chair.url
-            main = chair.locator("main")
-            assert "Northwestern Polytechnical University" in main.inner_text()  # the list entry it matched
+    with chromium() as browser:
+        chair = browser.new_context().new_page()
+        chair.set_default_timeout(20000)
+        log_in(chair, base, "chair@browser.example", PASSWORD)
+        chair.goto(f"{base}/review/")
+        shots.append(("review-queue", chair.screenshot(full_page=True)))
+        chair.get_by_role("link", name="Wind tunnel tests of morphing wings").click()
+        chair.wait_for_url(re.compile(r".*/review/cases/\d+$"))
+        case_url = chair.url
+        main = chair.locator("main")
+        assert "Northwestern Polytechnical University" in main.inner_text()  # the list entry it matched
 
-            # Dismiss the partner flag as a false match, with a reason.
-            form = chair.locator("form.disposition-form").first
-            form.get_by_label("Dismissed: false match").check()
-            form.locator("textarea[name=reason]").fill(
-                "False match: this NWPU is a Shanghai institute with the same initials, "
-                "not Northwestern Polytechnical University in Xi'an.")
-            form.get_by_role("button", name="Record disposition").click()
-            chair.wait_for_load_state()
-            assert "a Shanghai institute with the same initials" in main.inner_text()
+        # Dismiss the partner flag as a false match, with a reason.
+        form = chair.locator("form.disposition-form").first
+        form.get_by_label("Dismissed: false match").check()
+        form.locator("textarea[name=reason]").fill(
+            "False match: this NWPU is a Shanghai institute with the same initials, "
+            "not Northwestern Polytechnical University in Xi'an.")
+        form.get_by_role("button", name="Record disposition").click()
+        chair.wait_for_load_state()
+        assert "a Shanghai institute with the same initials" in main.inner_text()
 
-            # Ask the researcher for information.
-            chair.locator("textarea[name=questions]").fill("Please confirm the partner's address and name "
-                                                           "the department you work with.")
-            chair.get_by_role("button", name="Request information").click()
-            chair.wait_for_load_state()
-            assert "waiting for the researcher" in main.inner_text()
-            shots.append(("review-case-information-requested", chair.screenshot(full_page=True)))
+        # Ask the researcher for information.
+        chair.locator("textarea[name=questions]").fill("Please confirm the partner's address and name "
+                                                       "the department you work with.")
+        chair.get_by_role("button", name="Request information").click()
+        chair.wait_for_load_state()
+        assert "waiting for the researcher" in main.inner_text()
+        shots.append(("review-case-information-requested", chair.screenshot(full_page=True)))
 
-            # The researcher answers: edits the proposal and resubmits it.
-            researcher = browser.new_context().new_page()
-            researcher.set_default_timeout(20000)
-            _login(researcher, base, "r@browser.example")
-            researcher.goto(f"{base}/proposals/{pid}")
-            assert "Please confirm the partner" in researcher.locator("main").inner_text()
-            researcher.get_by_role("link", name="Edit and resubmit").click()
-            researcher.locator("[name=partners-0-department]").fill(
-                "Department of Aerospace Engineering, Shanghai")
-            researcher.get_by_label("Abstract").fill(
-                "Joint measurements in a wind tunnel. The partner is a Shanghai institute that shares "
-                "the initials NWPU with the listed university in Xi'an.")
-            researcher.get_by_role("button", name="Submit for screening").click()
-            researcher.wait_for_url("**/versions/2")
-            shots.append(("review-researcher-resubmitted", researcher.screenshot(full_page=True)))
+        # The researcher answers: edits the proposal and resubmits it.
+        researcher = browser.new_context().new_page()
+        researcher.set_default_timeout(20000)
+        log_in(researcher, base, "r@browser.example", PASSWORD)
+        researcher.goto(f"{base}/proposals/{pid}")
+        assert "Please confirm the partner" in researcher.locator("main").inner_text()
+        researcher.get_by_role("link", name="Edit and resubmit").click()
+        researcher.locator("[name=partners-0-department]").fill(
+            "Department of Aerospace Engineering, Shanghai")
+        researcher.get_by_label("Abstract").fill(
+            "Joint measurements in a wind tunnel. The partner is a Shanghai institute that shares "
+            "the initials NWPU with the listed university in Xi'an.")
+        researcher.get_by_role("button", name="Submit for screening").click()
+        researcher.wait_for_url("**/versions/2")
+        shots.append(("review-researcher-resubmitted", researcher.screenshot(full_page=True)))
 
-            # The chair sees version 2 and approves with a condition from the templates.
-            chair.goto(case_url)
-            text = main.inner_text()
-            assert "Version 2" in text and "answered with version 2" in text
-            assert "Department of Aerospace Engineering" in text
-            decision = chair.locator("form.decision-form")
-            decision.get_by_label("Approved with conditions").check()
-            decision.locator("textarea[name=reasoning]").fill(
-                "The partner flag was a false match; the collaboration is acceptable under a condition.")
-            decision.get_by_label("An annual report on the collaboration is sent to the committee.").check()
-            decision.get_by_role("button", name="Issue decision").click()
-            chair.wait_for_load_state()
-            text = main.inner_text()
-            assert "Approved with conditions" in text
-            assert "An annual report on the collaboration is sent to the committee." in text
-            shots.append(("review-case-decided", chair.screenshot(full_page=True)))
+        # The chair sees version 2 and approves with a condition from the templates.
+        chair.goto(case_url)
+        text = main.inner_text()
+        assert "Version 2" in text and "answered with version 2" in text
+        assert "Department of Aerospace Engineering" in text
+        decision = chair.locator("form.decision-form")
+        decision.get_by_label("Approved with conditions").check()
+        decision.locator("textarea[name=reasoning]").fill(
+            "The partner flag was a false match; the collaboration is acceptable under a condition.")
+        decision.get_by_label("An annual report on the collaboration is sent to the committee.").check()
+        decision.get_by_role("button", name="Issue decision").click()
+        chair.wait_for_load_state()
+        text = main.inner_text()
+        assert "Approved with conditions" in text
+        assert "An annual report on the collaboration is sent to the committee." in text
+        shots.append(("review-case-decided", chair.screenshot(full_page=True)))
 
-            researcher.goto(f"{base}/proposals/{pid}")
-            text = researcher.locator("main").inner_text()
-            assert "Approved with conditions" in text and "annual report" in text
-            shots.append(("review-researcher-decision", researcher.screenshot(full_page=True)))
-        finally:
-            browser.close()
+        researcher.goto(f"{base}/proposals/{pid}")
+        text = researcher.locator("main").inner_text()
+        assert "Approved with conditions" in text and "annual report" in text
+        shots.append(("review-researcher-decision", researcher.screenshot(full_page=True)))
     for name, png in shots:
         (OUTPUT / f"{name}.png").write_bytes(png)

@@ -8,19 +8,17 @@ no longer reach their Nordhafen proposal (404, as in test_multi_institution.py),
 A colleague with one institution sees its name in the header and no switcher.
 """
 
-import threading
 import uuid
 from urllib.parse import parse_qs
 
 import pytest
-from werkzeug.serving import make_server
 
 from screening import create_app
 from screening.accounts import service as accounts
 from screening.core import migrations
 from screening.core.extensions import db
 
-from .test_browser import chromium
+from .browser import chromium, log_in, serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_isolation]
 
@@ -64,23 +62,8 @@ def live_switcher(tmp_path):
 
         ids = {"a": a.id, "b": b.id, "proposal_a": submitted(prof, a, TITLE_A),
                "proposal_b": submitted(colleague, b, TITLE_B)}
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", ids
-    server.shutdown()
-    thread.join(5)
-    with app.app_context():
-        for engine in db.engines.values():
-            engine.dispose()
-
-
-def _login(page, base, email):
-    page.goto(f"{base}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state()
+    with serving(app) as base:
+        yield base, ids
 
 
 def _acting_for(page) -> tuple[int, str]:
@@ -110,7 +93,7 @@ def test_a_person_in_two_institutions_switches_between_them_in_the_header(live_s
     with chromium() as browser:
         page = browser.new_page()
         page.set_default_timeout(15000)
-        _login(page, base, PROF_EMAIL)
+        log_in(page, base, PROF_EMAIL, PASSWORD)
 
         # Acting for Nordhafen: their own proposal is under "My proposals"; both institutions are offered.
         page.wait_for_url("**/proposals/")
@@ -155,7 +138,7 @@ def test_a_person_in_one_institution_sees_its_name_and_no_switcher(live_switcher
     with chromium() as browser:
         page = browser.new_page()
         page.set_default_timeout(15000)
-        _login(page, base, COLLEAGUE_EMAIL)
+        log_in(page, base, COLLEAGUE_EMAIL, PASSWORD)
         page.wait_for_url("**/proposals/")
         header = page.locator("#acting-institution")
         assert int(header.get_attribute("data-institution")) == ids["b"]
