@@ -33,27 +33,32 @@ def _items(value: Any) -> Any:
     return value if isinstance(value, list | tuple | set | frozenset | dict) else ()
 
 
-OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": lambda fact, value: fact == value,
-    "ne": lambda fact, value: fact != value,
-    "in": lambda fact, value: fact in value,
-    "not_in": lambda fact, value: fact not in value,
-    "gt": lambda fact, value: fact is not None and fact > value,
-    "gte": lambda fact, value: fact is not None and fact >= value,
-    "lt": lambda fact, value: fact is not None and fact < value,
-    "lte": lambda fact, value: fact is not None and fact <= value,
-    "intersects": lambda fact, value: not value.isdisjoint(_items(fact)),
-    "not_intersects": lambda fact, value: value.isdisjoint(_items(fact)),
-    "subset_of": lambda fact, value: bool(_items(fact)) and value.issuperset(_items(fact)),
-    "contains": lambda fact, value: value in _items(fact),
-    "is_true": lambda fact, _: fact is True,
-    "is_false": lambda fact, _: not fact,
-    "exists": lambda fact, _: fact is not None,
-    "missing": lambda fact, _: fact is None,
-    "not_empty": lambda fact, _: bool(fact),
-    "empty": lambda fact, _: not fact,
-    "startswith_any": lambda fact, value: isinstance(fact, str) and fact.startswith(tuple(value)),
-    "mentions_any": lambda fact, value: isinstance(fact, str) and value.search(fact) is not None,
+# Each operator builds the predicate from the fact getter and the compiled value, so that
+# evaluating a comparison costs one call besides the getter's (conditions run for every rule on
+# every proposal, and a generic compare(get(facts), value) closure was a third of their cost).
+OPERATORS: dict[str, Callable[[Callable[[Facts], Any], Any], Predicate]] = {
+    "eq": lambda get, value: lambda facts: get(facts) == value,
+    "ne": lambda get, value: lambda facts: get(facts) != value,
+    "in": lambda get, value: lambda facts: get(facts) in value,
+    "not_in": lambda get, value: lambda facts: get(facts) not in value,
+    "gt": lambda get, value: lambda facts: (fact := get(facts)) is not None and fact > value,
+    "gte": lambda get, value: lambda facts: (fact := get(facts)) is not None and fact >= value,
+    "lt": lambda get, value: lambda facts: (fact := get(facts)) is not None and fact < value,
+    "lte": lambda get, value: lambda facts: (fact := get(facts)) is not None and fact <= value,
+    "intersects": lambda get, value: lambda facts: not value.isdisjoint(_items(get(facts))),
+    "not_intersects": lambda get, value: lambda facts: value.isdisjoint(_items(get(facts))),
+    "subset_of": lambda get, value: lambda facts: bool(items := _items(get(facts))) and value.issuperset(items),
+    "contains": lambda get, value: lambda facts: value in _items(get(facts)),
+    "is_true": lambda get, _: lambda facts: get(facts) is True,
+    "is_false": lambda get, _: lambda facts: not get(facts),
+    "exists": lambda get, _: lambda facts: get(facts) is not None,
+    "missing": lambda get, _: lambda facts: get(facts) is None,
+    "not_empty": lambda get, _: lambda facts: bool(get(facts)),
+    "empty": lambda get, _: lambda facts: not get(facts),
+    "startswith_any": lambda get, value: lambda facts: isinstance(fact := get(facts), str)
+    and fact.startswith(tuple(value)),
+    "mentions_any": lambda get, value: lambda facts: isinstance(fact := get(facts), str)
+    and value.search(fact) is not None,
 }
 _SET_VALUED = {"in", "not_in", "intersects", "not_intersects", "subset_of"}
 _NO_VALUE = {"is_true", "is_false", "exists", "missing", "not_empty", "empty"}
@@ -112,15 +117,34 @@ def compile_condition(spec: Any, named_sets: Mapping[str, Any], where: str) -> P
         if len(spec) != 1 or not isinstance(spec[key], list) or not spec[key]:
             raise RuleSyntaxError(f"{where}: '{key}' takes a non-empty list and nothing beside it")
         parts = tuple(compile_condition(s, named_sets, f"{where}.{key}[{i}]") for i, s in enumerate(spec[key]))
-        if key == "all":
-            return lambda facts: all(part(facts) for part in parts)
-        return lambda facts: any(part(facts) for part in parts)
+        return _all_of(parts) if key == "all" else _any_of(parts)
     if "not" in spec:
         if len(spec) != 1:
             raise RuleSyntaxError(f"{where}: 'not' takes one condition and nothing beside it")
         inner = compile_condition(spec["not"], named_sets, f"{where}.not")
         return lambda facts: not inner(facts)
     return _compile_comparison(spec, named_sets, where)
+
+
+def _all_of(parts: tuple[Predicate, ...]) -> Predicate:
+    # Plain loops: all() and any() over a generator cost a generator frame per evaluation.
+    def all_of(facts: Facts) -> bool:
+        for part in parts:  # noqa: SIM110
+            if not part(facts):
+                return False
+        return True
+
+    return all_of
+
+
+def _any_of(parts: tuple[Predicate, ...]) -> Predicate:
+    def any_of(facts: Facts) -> bool:
+        for part in parts:  # noqa: SIM110
+            if part(facts):
+                return True
+        return False
+
+    return any_of
 
 
 def _compile_comparison(spec: Mapping, named_sets: Mapping[str, Any], where: str) -> Predicate:
@@ -143,8 +167,7 @@ def _compile_comparison(spec: Mapping, named_sets: Mapping[str, Any], where: str
     get = fact_getter(str(spec["fact"]))
     if op == "mentions_any":
         value = phrase_pattern(value, where)
-    compare = OPERATORS[op]
-    return lambda facts: compare(get(facts), value)
+    return OPERATORS[op](get, value)
 
 
 def phrase_pattern(phrases: Any, where: str) -> re.Pattern:

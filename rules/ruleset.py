@@ -41,6 +41,9 @@ RULE_KEYS = {
 }
 
 
+SEVERITY_RANKS = {level: rank for rank, level in enumerate(SEVERITIES)}
+
+
 def severity_rank(level: str) -> int:
     return SEVERITIES.index(level)
 
@@ -108,6 +111,19 @@ class Rule:
                 if source and source not in cited:
                     cited.append(source)
         return cited
+
+    def flag(self, facts: Facts, language: str) -> dict[str, Any]:
+        """The flag this rule raises for the facts (or one for_each item's scope) it applies to."""
+        return {
+            "rule": self.id,
+            "category": self.category,
+            "severity": self.severity(facts),
+            "title": self.title[language].render(facts),
+            "explanation": self.explanation[language].render(facts),
+            "evidence": {name: get(facts) for name, get in self.evidence.items()},
+            "sources": self.sources_for(facts),
+            "mitigations": list(self.mitigations[language]),
+        }
 
     def severity(self, facts: Facts) -> str:
         for condition, level in self.severity_cases:
