@@ -118,9 +118,10 @@ def _vocabulary_problems(proposal: dict) -> list[Problem]:
     problems = []
     # One search over all strings joined by a newline (neither a control character nor a letter,
     # so each string's start and end look the same to the patterns); the walk that names the
-    # fields runs only when something was found.
+    # fields runs only when something was found. Every invisible character is non-ASCII, so
+    # all-ASCII text (most proposals) skips that pattern, which tries a match at each position.
     joined = "\n".join(_collect_strings(proposal, []))
-    if _CONTROL.search(joined) or _INVISIBLE.search(joined):
+    if _CONTROL.search(joined) or (not joined.isascii() and _INVISIBLE.search(joined)):
         for path, text in _walk_strings(proposal, []):
             if _CONTROL.search(text):
                 problems.append(Problem(json_path(path), "contains control characters"))
