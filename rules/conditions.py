@@ -12,7 +12,7 @@ reports a malformed rule when the rule set loads, not when a proposal happens to
 """
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 Facts = Mapping[str, Any]
@@ -104,6 +104,35 @@ def fact_getter(path: str) -> Callable[[Facts], Any]:
         return value
 
     return get
+
+
+def fact_reader(paths: Sequence[str]) -> Callable[[Facts], tuple]:
+    """A function reading several dotted paths at once, giving what ``fact_getter`` gives for each.
+
+    A flag reads up to forty facts, most under a common prefix (``item.match``). The function is
+    generated so that each prefix is read once into a local variable and no path costs a call:
+    a quarter of the screening time went into getter calls. Its source holds only local names and
+    the path steps as ``repr`` literals, so rule data cannot inject code.
+    """
+    lines = ["def read(facts):"]
+    local_of: dict[tuple[str, ...], str] = {}
+    for path in paths:
+        steps = tuple(path.split("."))
+        for depth in range(1, len(steps) + 1):
+            prefix = steps[:depth]
+            if prefix in local_of:
+                continue
+            local = f"v{len(local_of)}"
+            if depth == 1:
+                lines.append(f"    {local} = facts.get({prefix[0]!r})")
+            else:
+                parent = local_of[prefix[:-1]]
+                lines.append(f"    {local} = {parent}.get({prefix[-1]!r}) if type({parent}) is dict else None")
+            local_of[prefix] = local
+    lines.append(f"    return ({''.join(local_of[tuple(path.split('.'))] + ', ' for path in paths)})")
+    namespace: dict[str, Any] = {}
+    exec("\n".join(lines), namespace)  # noqa: S102 -- generated from path steps as literals, see above
+    return namespace["read"]
 
 
 def compile_condition(spec: Any, named_sets: Mapping[str, Any], where: str) -> Predicate:

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from rules.conditions import Facts, Predicate, RuleSyntaxError, compile_condition, fact_getter
+from rules.conditions import Facts, Predicate, RuleSyntaxError, compile_condition, fact_reader
 
 DATA_DIR = Path(__file__).parent / "data"
 SEVERITIES = ("info", "low", "medium", "high", "critical")
@@ -63,10 +63,11 @@ class Template:
         literals = [piece.replace("{", "{{").replace("}", "}}") for piece in pieces[0::2]]
         # One str.format call per rendering: the literals with positional fields between them.
         self._format = "".join(f"{literal}{{{i}}}" for i, literal in enumerate(literals[:-1])) + literals[-1]
-        self._getters = tuple(fact_getter(path) for path in pieces[1::2])
+        self._read = fact_reader(pieces[1::2])
 
     def render(self, facts: Facts) -> str:
-        return self._format.format(*[format_fact(get(facts)) for get in self._getters])
+        # Strings, the most common facts, skip the call to format_fact.
+        return self._format.format(*[v if type(v) is str else format_fact(v) for v in self._read(facts)])
 
 
 def format_fact(value: Any) -> str:
@@ -80,7 +81,7 @@ def format_fact(value: Any) -> str:
     if kind is int:
         return f"{value:,}".replace(",", "\u202f")
     if kind is list or kind is tuple:
-        return ", ".join([format_fact(v) for v in value]) or "—"
+        return ", ".join([v if type(v) is str else format_fact(v) for v in value]) or "—"
     if kind is dict:
         return "; ".join([f"{k}: {format_fact(v)}" for k, v in value.items()])
     return str(value)
@@ -95,9 +96,10 @@ class Rule:
     severity_cases: tuple[tuple[Predicate, str], ...]
     title: Mapping[str, Template]
     explanation: Mapping[str, Template]
-    evidence: Mapping[str, Callable[[Facts], Any]]
+    evidence_names: tuple[str, ...]
+    read_evidence: Callable[[Facts], tuple]  # the evidence values, in the order of evidence_names
     sources: tuple[str, ...]
-    cite: tuple[Callable[[Facts], Any], ...]  # facts holding sources of this very case, e.g. a list entry's
+    read_cited: Callable[[Facts], tuple]  # facts holding sources of this very case, e.g. a list entry's
     mitigations: Mapping[str, tuple[str, ...]]
     tests: Mapping[str, list]
     spec: Mapping[str, Any] = field(repr=False)
@@ -105,8 +107,7 @@ class Rule:
 
     def sources_for(self, facts: Facts) -> list[str]:
         cited = [*self.sources]
-        for get in self.cite:
-            value = get(facts)
+        for value in self.read_cited(facts):
             for source in value if isinstance(value, list | tuple) else [value]:
                 if source and source not in cited:
                     cited.append(source)
@@ -120,7 +121,7 @@ class Rule:
             "severity": self.severity(facts),
             "title": self.title[language].render(facts),
             "explanation": self.explanation[language].render(facts),
-            "evidence": {name: get(facts) for name, get in self.evidence.items()},
+            "evidence": dict(zip(self.evidence_names, self.read_evidence(facts), strict=True)),
             "sources": self.sources_for(facts),
             "mitigations": list(self.mitigations[language]),
         }
@@ -227,9 +228,10 @@ def compile_rule(spec: Mapping[str, Any], sets: Mapping[str, Any], file: str) ->
         explanation={
             lang: Template(t) for lang, t in _localised(spec.get("explanation"), f"{where}: explanation").items()
         },
-        evidence={name: fact_getter(str(path)) for name, path in evidence.items()},
+        evidence_names=tuple(evidence),
+        read_evidence=fact_reader([str(path) for path in evidence.values()]),
         sources=tuple(sources),
-        cite=tuple(fact_getter(str(path)) for path in spec.get("cite") or ()),
+        read_cited=fact_reader([str(path) for path in spec.get("cite") or ()]),
         mitigations={lang: tuple(items or ()) for lang, items in mitigations.items()},
         tests=dict(tests),
         spec=dict(spec),
