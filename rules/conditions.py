@@ -1,4 +1,4 @@
-"""Declarative conditions over proposal facts, compiled once into plain Python closures.
+"""Declarative conditions over proposal facts, compiled once into plain Python functions.
 
 A condition is YAML data, never code:
 
@@ -33,150 +33,123 @@ def _items(value: Any) -> Any:
     return value if isinstance(value, list | tuple | set | frozenset | dict) else ()
 
 
-# Each operator builds the predicate from the fact getter and the compiled value, so that
-# evaluating a comparison costs one call besides the getter's (conditions run for every rule on
-# every proposal, and a generic compare(get(facts), value) closure was a third of their cost).
-OPERATORS: dict[str, Callable[[Callable[[Facts], Any], Any], Predicate]] = {
-    "eq": lambda get, value: lambda facts: get(facts) == value,
-    "ne": lambda get, value: lambda facts: get(facts) != value,
-    "in": lambda get, value: lambda facts: get(facts) in value,
-    "not_in": lambda get, value: lambda facts: get(facts) not in value,
-    "gt": lambda get, value: lambda facts: (fact := get(facts)) is not None and fact > value,
-    "gte": lambda get, value: lambda facts: (fact := get(facts)) is not None and fact >= value,
-    "lt": lambda get, value: lambda facts: (fact := get(facts)) is not None and fact < value,
-    "lte": lambda get, value: lambda facts: (fact := get(facts)) is not None and fact <= value,
-    "intersects": lambda get, value: lambda facts: not value.isdisjoint(_items(get(facts))),
-    "not_intersects": lambda get, value: lambda facts: value.isdisjoint(_items(get(facts))),
-    "subset_of": lambda get, value: lambda facts: bool(items := _items(get(facts))) and value.issuperset(items),
-    "contains": lambda get, value: lambda facts: value in _items(get(facts)),
-    "is_true": lambda get, _: lambda facts: get(facts) is True,
-    "is_false": lambda get, _: lambda facts: not get(facts),
-    "exists": lambda get, _: lambda facts: get(facts) is not None,
-    "missing": lambda get, _: lambda facts: get(facts) is None,
-    "not_empty": lambda get, _: lambda facts: bool(get(facts)),
-    "empty": lambda get, _: lambda facts: not get(facts),
-    "startswith_any": lambda get, value: lambda facts: isinstance(fact := get(facts), str)
-    and fact.startswith(tuple(value)),
-    "mentions_any": lambda get, value: lambda facts: isinstance(fact := get(facts), str)
-    and value.search(fact) is not None,
+# Each operator as a Python expression over the fact ({fact}, an expression reading it), the
+# compiled value ({value}, a constant's name) and a local name ({local}) where the fact is used twice.
+OPERATORS: dict[str, str] = {
+    "eq": "{fact} == {value}",
+    "ne": "{fact} != {value}",
+    "in": "{fact} in {value}",
+    "not_in": "{fact} not in {value}",
+    "gt": "({local} := {fact}) is not None and {local} > {value}",
+    "gte": "({local} := {fact}) is not None and {local} >= {value}",
+    "lt": "({local} := {fact}) is not None and {local} < {value}",
+    "lte": "({local} := {fact}) is not None and {local} <= {value}",
+    "intersects": "not {value}.isdisjoint(_items({fact}))",
+    "not_intersects": "{value}.isdisjoint(_items({fact}))",
+    "subset_of": "bool({local} := _items({fact})) and {value}.issuperset({local})",
+    "contains": "{value} in _items({fact})",
+    "is_true": "{fact} is True",
+    "is_false": "not {fact}",
+    "exists": "{fact} is not None",
+    "missing": "{fact} is None",
+    "not_empty": "bool({fact})",
+    "empty": "not {fact}",
+    "startswith_any": "isinstance({local} := {fact}, str) and {local}.startswith(tuple({value}))",
+    "mentions_any": "isinstance({local} := {fact}, str) and {value}.search({local}) is not None",
 }
 _SET_VALUED = {"in", "not_in", "intersects", "not_intersects", "subset_of"}
 _NO_VALUE = {"is_true", "is_false", "exists", "missing", "not_empty", "empty"}
 
 
-def fact_getter(path: str) -> Callable[[Facts], Any]:
-    """A function reading a dotted path from nested mappings; a missing step gives None.
+class _Source:
+    """Python source generated from rule data, with the values it refers to kept as constants.
 
-    Facts are plain dicts, so an exact type test guards each step below the top; paths of up to
-    three steps (nearly all of them) get a function without a loop, as the engine calls these
-    getters more often than anything else.
+    Conditions, templates and evidence run for every rule on every proposal; as generated
+    functions they read facts inline instead of calling a getter closure per path and a
+    predicate closure per comparison, which made up most of the engine's time. The source holds
+    only generated local names and path steps as ``repr`` literals: rule data cannot inject code.
     """
-    steps = tuple(path.split("."))
-    if len(steps) == 1:
-        (first,) = steps
-        return lambda facts: facts.get(first)
-    if len(steps) == 2:
-        first, second = steps
 
-        def get_two(facts: Facts) -> Any:
-            value = facts.get(first)
-            return value.get(second) if type(value) is dict else None
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {"_items": _items}
+        self.locals = 0
 
-        return get_two
-    if len(steps) == 3:
-        first, second, third = steps
+    def local(self) -> str:
+        self.locals += 1
+        return f"v{self.locals}"
 
-        def get_three(facts: Facts) -> Any:
-            value = facts.get(first)
-            if type(value) is not dict:
-                return None
-            value = value.get(second)
-            return value.get(third) if type(value) is dict else None
+    def constant(self, value: Any) -> str:
+        name = f"c{len(self.namespace)}"
+        self.namespace[name] = value
+        return name
 
-        return get_three
+    def read(self, path: str) -> str:
+        """An expression giving the fact at a dotted path, or None where a step is missing.
 
-    def get(facts: Facts) -> Any:
-        value: Any = facts
-        for step in steps:
-            if type(value) is not dict:
-                return None
-            value = value.get(step)
-        return value
+        Facts are plain dicts, so an exact type test guards each step below the top.
+        """
+        first, *rest = path.split(".")
+        expression = f"facts.get({first!r})"
+        for step in rest:
+            parent = self.local()
+            expression = f"({parent}.get({step!r}) if type({parent} := {expression}) is dict else None)"
+        return expression
 
-    return get
+    def function(self, body: str) -> Callable[[Facts], Any]:
+        exec(f"def generated(facts):\n{body}", self.namespace)  # noqa: S102 -- see the class docstring
+        return self.namespace["generated"]
 
 
 def fact_reader(paths: Sequence[str]) -> Callable[[Facts], tuple]:
-    """A function reading several dotted paths at once, giving what ``fact_getter`` gives for each.
+    """A function giving the facts at several dotted paths as a tuple (None where a step is missing).
 
-    A flag reads up to forty facts, most under a common prefix (``item.match``). The function is
-    generated so that each prefix is read once into a local variable and no path costs a call:
-    a quarter of the screening time went into getter calls. Its source holds only local names and
-    the path steps as ``repr`` literals, so rule data cannot inject code.
+    A flag reads up to forty facts, most under a common prefix (``item.match``): each prefix is
+    read once, into a local.
     """
-    lines = ["def read(facts):"]
+    source = _Source()
+    lines = []
     local_of: dict[tuple[str, ...], str] = {}
     for path in paths:
         steps = tuple(path.split("."))
         for depth in range(1, len(steps) + 1):
-            prefix = steps[:depth]
-            if prefix in local_of:
+            if steps[:depth] in local_of:
                 continue
-            local = f"v{len(local_of)}"
+            local = source.local()
             if depth == 1:
-                lines.append(f"    {local} = facts.get({prefix[0]!r})")
+                lines.append(f"    {local} = facts.get({steps[0]!r})")
             else:
-                parent = local_of[prefix[:-1]]
-                lines.append(f"    {local} = {parent}.get({prefix[-1]!r}) if type({parent}) is dict else None")
-            local_of[prefix] = local
+                parent = local_of[steps[: depth - 1]]
+                lines.append(f"    {local} = {parent}.get({steps[depth - 1]!r}) if type({parent}) is dict else None")
+            local_of[steps[:depth]] = local
     lines.append(f"    return ({''.join(local_of[tuple(path.split('.'))] + ', ' for path in paths)})")
-    namespace: dict[str, Any] = {}
-    exec("\n".join(lines), namespace)  # noqa: S102 -- generated from path steps as literals, see above
-    return namespace["read"]
+    return source.function("\n".join(lines))
 
 
 def compile_condition(spec: Any, named_sets: Mapping[str, Any], where: str) -> Predicate:
     """Turn a condition mapping into a predicate over facts."""
+    source = _Source()
+    return source.function(f"    return True if {_condition(spec, named_sets, where, source)} else False")
+
+
+def _condition(spec: Any, named_sets: Mapping[str, Any], where: str, source: _Source) -> str:
     if spec is None or spec is True:
-        return lambda facts: True
+        return "True"
     if not isinstance(spec, Mapping) or len(spec) == 0:
         raise RuleSyntaxError(f"{where}: a condition must be a mapping, got {spec!r}")
     if "all" in spec or "any" in spec:
         key = "all" if "all" in spec else "any"
         if len(spec) != 1 or not isinstance(spec[key], list) or not spec[key]:
             raise RuleSyntaxError(f"{where}: '{key}' takes a non-empty list and nothing beside it")
-        parts = tuple(compile_condition(s, named_sets, f"{where}.{key}[{i}]") for i, s in enumerate(spec[key]))
-        return _all_of(parts) if key == "all" else _any_of(parts)
+        parts = [_condition(s, named_sets, f"{where}.{key}[{i}]", source) for i, s in enumerate(spec[key])]
+        return "(" + (" and " if key == "all" else " or ").join(parts) + ")"
     if "not" in spec:
         if len(spec) != 1:
             raise RuleSyntaxError(f"{where}: 'not' takes one condition and nothing beside it")
-        inner = compile_condition(spec["not"], named_sets, f"{where}.not")
-        return lambda facts: not inner(facts)
-    return _compile_comparison(spec, named_sets, where)
+        return f"(not {_condition(spec['not'], named_sets, f'{where}.not', source)})"
+    return _comparison(spec, named_sets, where, source)
 
 
-def _all_of(parts: tuple[Predicate, ...]) -> Predicate:
-    # Plain loops: all() and any() over a generator cost a generator frame per evaluation.
-    def all_of(facts: Facts) -> bool:
-        for part in parts:  # noqa: SIM110
-            if not part(facts):
-                return False
-        return True
-
-    return all_of
-
-
-def _any_of(parts: tuple[Predicate, ...]) -> Predicate:
-    def any_of(facts: Facts) -> bool:
-        for part in parts:  # noqa: SIM110
-            if part(facts):
-                return True
-        return False
-
-    return any_of
-
-
-def _compile_comparison(spec: Mapping, named_sets: Mapping[str, Any], where: str) -> Predicate:
+def _comparison(spec: Mapping, named_sets: Mapping[str, Any], where: str, source: _Source) -> str:
     unknown = set(spec) - {"fact", "op", "value"}
     if unknown or "fact" not in spec or "op" not in spec:
         raise RuleSyntaxError(f"{where}: a comparison needs 'fact' and 'op' (and 'value'); got {sorted(spec)}")
@@ -193,10 +166,11 @@ def _compile_comparison(spec: Mapping, named_sets: Mapping[str, Any], where: str
         value = resolve_value(spec["value"], named_sets, where)
         if op in _SET_VALUED:
             value = _as_set(value)
-    get = fact_getter(str(spec["fact"]))
+    fact = source.read(str(spec["fact"]))
     if op == "mentions_any":
         value = phrase_pattern(value, where)
-    return OPERATORS[op](get, value)
+    expression = OPERATORS[op].format(fact=fact, value=source.constant(value), local=source.local())
+    return f"({expression})"
 
 
 def phrase_pattern(phrases: Any, where: str) -> re.Pattern:
