@@ -62,17 +62,21 @@ _NO_VALUE = {"is_true", "is_false", "exists", "missing", "not_empty", "empty"}
 
 
 class _Source:
-    """Python source generated from rule data, with the values it refers to kept as constants.
+    """A Python function generated from rule data, with the values it refers to kept as constants.
 
     Conditions, templates and evidence run for every rule on every proposal; as generated
     functions they read facts inline instead of calling a getter closure per path and a
     predicate closure per comparison, which made up most of the engine's time. The source holds
-    only generated local names and path steps as ``repr`` literals: rule data cannot inject code.
+    only generated names and path steps as ``repr`` literals: rule data cannot inject code.
+    Facts are plain dicts, so an exact type test guards each step of a path below the top; a
+    missing step gives None.
     """
 
     def __init__(self) -> None:
         self.namespace: dict[str, Any] = {"_items": _items}
         self.locals = 0
+        self.statements: list[str] = []
+        self.local_of_path: dict[tuple[str, ...], str] = {}
 
     def local(self) -> str:
         self.locals += 1
@@ -84,10 +88,7 @@ class _Source:
         return name
 
     def read(self, path: str) -> str:
-        """An expression giving the fact at a dotted path, or None where a step is missing.
-
-        Facts are plain dicts, so an exact type test guards each step below the top.
-        """
+        """An expression giving the fact at a dotted path, read where it stands (conditions short-circuit)."""
         first, *rest = path.split(".")
         expression = f"facts.get({first!r})"
         for step in rest:
@@ -95,40 +96,65 @@ class _Source:
             expression = f"({parent}.get({step!r}) if type({parent} := {expression}) is dict else None)"
         return expression
 
-    def function(self, body: str) -> Callable[[Facts], Any]:
+    def read_ahead(self, path: str) -> str:
+        """A local holding the fact at a dotted path, read by a statement before the result.
+
+        Templates and evidence read many paths under a common prefix (``item.match``): each
+        prefix is read once.
+        """
+        steps = tuple(path.split("."))
+        for depth in range(1, len(steps) + 1):
+            if steps[:depth] in self.local_of_path:
+                continue
+            local = self.local()
+            if depth == 1:
+                self.statements.append(f"{local} = facts.get({steps[0]!r})")
+            else:
+                parent, step = self.local_of_path[steps[: depth - 1]], steps[depth - 1]
+                self.statements.append(f"{local} = {parent}.get({step!r}) if type({parent}) is dict else None")
+            self.local_of_path[steps[:depth]] = local
+        return self.local_of_path[steps]
+
+    def function(self, result: str) -> Callable[[Facts], Any]:
+        body = "".join(f"    {statement}\n" for statement in [*self.statements, f"return {result}"])
         exec(f"def generated(facts):\n{body}", self.namespace)  # noqa: S102 -- see the class docstring
         return self.namespace["generated"]
 
 
 def fact_reader(paths: Sequence[str]) -> Callable[[Facts], tuple]:
-    """A function giving the facts at several dotted paths as a tuple (None where a step is missing).
+    """A function giving the facts at several dotted paths as a tuple."""
+    source = _Source()
+    return source.function(f"({''.join(source.read_ahead(path) + ', ' for path in paths)})")
 
-    A flag reads up to forty facts, most under a common prefix (``item.match``): each prefix is
-    read once, into a local.
+
+def fact_dict_reader(paths: Mapping[Any, str]) -> Callable[[Facts], dict[Any, Any]]:
+    """A function giving a dict of the facts at dotted paths, under the names the paths are mapped from."""
+    source = _Source()
+    items = [f"{source.constant(name)}: {source.read_ahead(path)}" for name, path in paths.items()]
+    return source.function(f"{{{', '.join(items)}}}")
+
+
+def text_builder(
+    literals: Sequence[str], paths: Sequence[str], to_text: Callable[[Any], str]
+) -> Callable[[Facts], str]:
+    """A function joining the literals with the facts at the paths between them, as text.
+
+    ``literals`` has one item more than ``paths``. Strings, the most common facts, are used as
+    they are; other facts pass through ``to_text``.
     """
     source = _Source()
-    lines = []
-    local_of: dict[tuple[str, ...], str] = {}
-    for path in paths:
-        steps = tuple(path.split("."))
-        for depth in range(1, len(steps) + 1):
-            if steps[:depth] in local_of:
-                continue
-            local = source.local()
-            if depth == 1:
-                lines.append(f"    {local} = facts.get({steps[0]!r})")
-            else:
-                parent = local_of[steps[: depth - 1]]
-                lines.append(f"    {local} = {parent}.get({steps[depth - 1]!r}) if type({parent}) is dict else None")
-            local_of[steps[:depth]] = local
-    lines.append(f"    return ({''.join(local_of[tuple(path.split('.'))] + ', ' for path in paths)})")
-    return source.function("\n".join(lines))
+    to_text_name = source.constant(to_text)
+    parts = [source.constant(literals[0])]
+    for path, literal in zip(paths, literals[1:], strict=True):
+        local = source.read_ahead(path)
+        parts += [f"({local} if type({local}) is str else {to_text_name}({local}))", source.constant(literal)]
+    return source.function(f"''.join(({''.join(part + ', ' for part in parts)}))")
 
 
 def compile_condition(spec: Any, named_sets: Mapping[str, Any], where: str) -> Predicate:
     """Turn a condition mapping into a predicate over facts."""
     source = _Source()
-    return source.function(f"    return True if {_condition(spec, named_sets, where, source)} else False")
+    return source.function(f"True if {_condition(spec, named_sets, where, source)} else False")
 
 
 def _condition(spec: Any, named_sets: Mapping[str, Any], where: str, source: _Source) -> str:
