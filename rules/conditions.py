@@ -12,7 +12,7 @@ reports a malformed rule when the rule set loads, not when a proposal happens to
 """
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 Facts = Mapping[str, Any]
@@ -155,6 +155,19 @@ def compile_condition(spec: Any, named_sets: Mapping[str, Any], where: str) -> P
     """Turn a condition mapping into a predicate over facts."""
     source = _Source()
     return source.function(f"True if {_condition(spec, named_sets, where, source)} else False")
+
+
+def compile_cases(cases: Iterable[tuple[Any, Any, str]], named_sets: Mapping[str, Any]) -> Callable[[Facts], Any]:
+    """A function giving the value of the first (condition, value, where) case whose condition holds, else None.
+
+    One generated function for all cases, as a rule's severity cases are tried on every flag.
+    """
+    source = _Source()
+    chain = [
+        f"{source.constant(value)} if {_condition(spec, named_sets, where, source)} else "
+        for spec, value, where in cases
+    ]
+    return source.function("".join(chain) + "None")
 
 
 def _condition(spec: Any, named_sets: Mapping[str, Any], where: str, source: _Source) -> str:

@@ -8,7 +8,7 @@ The hash covers every data file that can change a result, plus the institution's
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from rules.conditions import (
     Facts,
     Predicate,
     RuleSyntaxError,
+    compile_cases,
     compile_condition,
     fact_dict_reader,
     fact_reader,
@@ -98,7 +99,7 @@ class Rule:
     category: str
     for_each: str | None
     when: Predicate
-    severity_cases: tuple[tuple[Predicate, str], ...]
+    severity: Callable[[Facts], str]  # the level of the first severity case that applies
     title: Mapping[str, Template]
     explanation: Mapping[str, Template]
     read_evidence: Callable[[Facts], dict[str, Any]]  # evidence name -> the fact it names
@@ -129,12 +130,6 @@ class Rule:
             "sources": self.sources_for(facts),
             "mitigations": list(self.mitigations[language]),
         }
-
-    def severity(self, facts: Facts) -> str:
-        for condition, level in self.severity_cases:
-            if condition(facts):
-                return level
-        raise RuleSyntaxError(f"rule {self.id}: no severity case applies (add a default case without 'when')")
 
 
 @dataclass(frozen=True)
@@ -184,19 +179,23 @@ def _localised(value: Any, where: str) -> dict[str, Any]:
     return dict(value)
 
 
-def _compile_severity(spec: Any, sets: Mapping[str, Any], where: str) -> tuple[tuple[Predicate, str], ...]:
+def _compile_severity(spec: Any, sets: Mapping[str, Any], where: str) -> Callable[[Facts], str]:
     if isinstance(spec, str):
         spec = [{"level": spec}]
     if not isinstance(spec, list) or not spec:
         raise RuleSyntaxError(f"{where}: severity is a level or a list of {{when, level}} cases")
-    cases = []
-    for i, case in enumerate(spec):
-        if not isinstance(case, Mapping) or case.get("level") not in SEVERITIES or set(case) - {"when", "level"}:
-            raise RuleSyntaxError(f"{where}[{i}]: a case is {{when: condition, level: one of {SEVERITIES}}}")
-        cases.append((compile_condition(case.get("when"), sets, f"{where}[{i}].when"), case["level"]))
+
+    def cases() -> Iterator[tuple[Any, str, str]]:
+        # Checked one by one as they are compiled, so the first malformed case is the one reported.
+        for i, case in enumerate(spec):
+            if not isinstance(case, Mapping) or case.get("level") not in SEVERITIES or set(case) - {"when", "level"}:
+                raise RuleSyntaxError(f"{where}[{i}]: a case is {{when: condition, level: one of {SEVERITIES}}}")
+            yield case.get("when"), case["level"], f"{where}[{i}].when"
+
+    severity = compile_cases(cases(), sets)
     if "when" in spec[-1]:
         raise RuleSyntaxError(f"{where}: the last case must have no 'when' (the default)")
-    return tuple(cases)
+    return severity
 
 
 def compile_rule(spec: Mapping[str, Any], sets: Mapping[str, Any], file: str) -> Rule:
@@ -227,7 +226,7 @@ def compile_rule(spec: Mapping[str, Any], sets: Mapping[str, Any], file: str) ->
         category=spec["category"],
         for_each=for_each,
         when=compile_condition(spec.get("when"), sets, f"{where}.when"),
-        severity_cases=_compile_severity(spec.get("severity"), sets, f"{where}.severity"),
+        severity=_compile_severity(spec.get("severity"), sets, f"{where}.severity"),
         title={lang: Template(t) for lang, t in _localised(spec.get("title"), f"{where}: title").items()},
         explanation={
             lang: Template(t) for lang, t in _localised(spec.get("explanation"), f"{where}: explanation").items()
