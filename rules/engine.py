@@ -94,9 +94,9 @@ class Screener:
     def _fire(self, facts: dict[str, Any], language: str) -> list[dict[str, Any]]:
         """The flags of every rule that applies, in rule order (and item order within a rule)."""
         flags = []
-        # One scope for all for_each items, its "item" replaced per item: copying the facts for
-        # each item cost more than the conditions. A flag is rendered before the next item
-        # replaces "item", and flags hold values from the scope, never the scope itself.
+        # One scope for all for_each items, its "item" replaced per item, saves a copy of the facts
+        # per item. That is safe because a flag is built before the next item replaces "item",
+        # and flags hold values from the scope, never the scope itself.
         item_scope = dict(facts)
         for rule in self.ruleset.rules:
             if rule.for_each is None:
