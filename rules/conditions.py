@@ -66,7 +66,7 @@ class _Source:
 
     Conditions, templates and evidence run for every rule on every proposal; as generated
     functions they read facts inline instead of calling a getter closure per path and a
-    predicate closure per comparison, which made up most of the engine's time. The source holds
+    predicate closure per comparison, which took much of the engine's time. The source holds
     only generated names and path steps as ``repr`` literals: rule data cannot inject code.
     Facts are plain dicts, so an exact type test guards each step of a path below the top; a
     missing step gives None.
