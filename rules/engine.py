@@ -12,11 +12,10 @@ from rules.matching import PartnerMatcher
 from rules.ruleset import (
     DATA_DIR,
     LANGUAGES,
+    SEVERITY_RANKS,
     TIERS,
-    Rule,
     RuleSet,
     load_ruleset,
-    severity_rank,
     tier_for_severity,
 )
 from rules.validation import validate_proposal
@@ -60,12 +59,13 @@ class Screener:
             raise ValueError(f"language must be one of {LANGUAGES}")
         validate_proposal(proposal)
         facts = build_facts(proposal, self.matcher, self._concern_countries)
-        flags = [flag for rule in self.ruleset.rules for flag in self._fire(rule, facts, language)]
-        flags.sort(key=lambda f: -severity_rank(f["severity"]))
-        tier = max((tier_for_severity(f["severity"]) for f in flags), key=TIERS.index, default="low")
+        flags = self._fire(facts, language)
+        # Stable sort: flags of equal severity keep the rule order. The first flag is then the most severe.
+        flags.sort(key=lambda f: -SEVERITY_RANKS[f["severity"]])
+        tier = tier_for_severity(flags[0]["severity"]) if flags else "low"
         raised_by = []
         for combination in self.ruleset.combinations:
-            if combination.applies(flags) and TIERS.index(combination.raise_to) > TIERS.index(tier):
+            if TIERS.index(combination.raise_to) > TIERS.index(tier) and combination.applies(flags):
                 tier = combination.raise_to
                 raised_by.append(
                     {
@@ -91,25 +91,20 @@ class Screener:
         )
         return result
 
-    def _fire(self, rule: Rule, facts: dict[str, Any], language: str) -> list[dict[str, Any]]:
-        if rule.for_each is None:
-            scopes = [facts] if rule.when(facts) else []
-        else:
-            scopes = []
-            for item in facts[rule.for_each]:
-                scope = {**facts, "item": item}
-                if rule.when(scope):
-                    scopes.append(scope)
-        return [
-            {
-                "rule": rule.id,
-                "category": rule.category,
-                "severity": rule.severity(scope),
-                "title": rule.title[language].render(scope),
-                "explanation": rule.explanation[language].render(scope),
-                "evidence": {name: get(scope) for name, get in rule.evidence.items()},
-                "sources": rule.sources_for(scope),
-                "mitigations": list(rule.mitigations[language]),
-            }
-            for scope in scopes
-        ]
+    def _fire(self, facts: dict[str, Any], language: str) -> list[dict[str, Any]]:
+        """The flags of every rule that applies, in rule order (and item order within a rule)."""
+        flags = []
+        # One scope for all for_each items, its "item" replaced per item, saves a copy of the facts
+        # per item. That is safe because a flag is built before the next item replaces "item",
+        # and flags hold values from the scope, never the scope itself.
+        item_scope = dict(facts)
+        for rule in self.ruleset.rules:
+            if rule.for_each is None:
+                if rule.when(facts):
+                    flags.append(rule.flag(facts, language))
+            else:
+                for item in facts[rule.for_each]:
+                    item_scope["item"] = item
+                    if rule.when(item_scope):
+                        flags.append(rule.flag(item_scope, language))
+        return flags

@@ -65,14 +65,14 @@ class Phrase:
 class KeywordHints:
     """Finds keyword phrases in free text and names the technology areas they point to.
 
-    Text is split into words once; phrases are looked up by their first word (or, for a
-    one-word phrase with an open end, by the word's prefixes), so the cost grows with the
-    text, not with the number of phrases.
+    Text is split into words once; phrases are looked up by their first word or, for a one-word
+    phrase with an open end, by the first ``stem_key_length`` letters its stem and the word share
+    (the shortest stem's length), so the cost grows with the text, not with the number of phrases.
     """
 
     by_first_word: dict[str, tuple[Phrase, ...]]
-    by_stem: dict[str, tuple[Phrase, ...]]
-    stem_lengths: tuple[int, ...]
+    by_stem_start: dict[str, tuple[Phrase, ...]]
+    stem_key_length: int
     areas_by_phrase: dict[str, tuple[str, ...]]
 
     def find(self, text: str) -> dict[str, list[str]]:
@@ -80,15 +80,12 @@ class KeywordHints:
         tokens = _WORD.findall(text.lower())
         found: dict[str, set[str]] = {}
         for start, token in enumerate(tokens):
-            candidates = list(self.by_first_word.get(token, ()))
-            for length in self.stem_lengths:
-                if length <= len(token):
-                    candidates.extend(self.by_stem.get(token[:length], ()))
-            for phrase in candidates:
-                if phrase.matches_at(tokens, start):
-                    words = " ".join(tokens[start : start + len(phrase.words)])
-                    for area in phrase.areas:
-                        found.setdefault(area, set()).add(words)
+            for candidates in (self.by_first_word.get(token), self.by_stem_start.get(token[: self.stem_key_length])):
+                for phrase in candidates or ():
+                    if phrase.matches_at(tokens, start):
+                        words = " ".join(tokens[start : start + len(phrase.words)])
+                        for area in phrase.areas:
+                            found.setdefault(area, set()).add(words)
         return {area: sorted(words) for area, words in sorted(found.items())}
 
 
@@ -108,9 +105,13 @@ def keyword_hints() -> KeywordHints:
             by_stem.setdefault(words[0], []).append(phrase)
         else:
             by_first_word.setdefault(words[0], []).append(phrase)
+    stem_key_length = min((len(stem) for stem in by_stem), default=1)
+    by_stem_start: dict[str, list[Phrase]] = {}
+    for stem, phrases in by_stem.items():
+        by_stem_start.setdefault(stem[:stem_key_length], []).extend(phrases)
     return KeywordHints(
         by_first_word={word: tuple(p) for word, p in by_first_word.items()},
-        by_stem={stem: tuple(p) for stem, p in by_stem.items()},
-        stem_lengths=tuple(sorted({len(stem) for stem in by_stem})),
+        by_stem_start={start: tuple(p) for start, p in by_stem_start.items()},
+        stem_key_length=stem_key_length,
         areas_by_phrase={text: tuple(areas) for text, areas in areas_by_phrase.items()},
     )

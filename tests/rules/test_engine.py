@@ -268,3 +268,9 @@ def test_invalid_proposals_raise_one_error_type_naming_the_field(screener, chang
 def test_a_proposal_must_be_an_object(screener):
     with pytest.raises(ProposalError, match="JSON object"):
         screener.screen(["not", "a", "proposal"])
+
+
+@pytest.mark.parametrize("name", ["می\u200cخواهم Institute", "北京\u200d大学"])
+def test_zero_width_joiners_between_non_latin_letters_are_spelling_not_hiding(screener, name):
+    result = screener.screen(proposal(partners=[{"name": name, "country": "CN"}]))
+    assert result["tier"] in TIERS
