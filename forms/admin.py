@@ -129,3 +129,23 @@ class StagedListForm(FlaskForm):
     staged = HiddenField(validators=[DataRequired(), Length(min=32, max=64)])
     decision = SelectField(choices=_choices([("apply", _l("Apply")), ("discard", _l("Discard"))]),
                            validators=[DataRequired()])
+
+
+class InstitutionForm(FlaskForm):
+    """An installation administrator's new institution (screening.admin.installation)."""
+
+    slug = StringField(_l("Short name (in addresses and commands)"), filters=[strip_filter],
+                       validators=[DataRequired(), Length(min=2, max=63),
+                                   Regexp(r"^[a-z0-9][a-z0-9-]*$", message=_l(
+                                       "Use lowercase letters, digits and hyphens, starting with a letter or "
+                                       "digit."))])
+    name = StringField(_l("Name"), filters=[strip_filter], validators=[DataRequired(), Length(max=300), PlainText()])
+
+
+class FirstAdminForm(FlaskForm):
+    """The invitation of an institution's first administrator; choices: institutions without one."""
+
+    institution = SelectField(_l("Institution"), coerce=int, validators=[DataRequired()])
+    email = EmailField(_l("E-mail"), filters=[strip_filter],
+                       validators=[DataRequired(), Length(max=254), PlainText()])
+    name = StringField(_l("Name"), filters=[strip_filter], validators=[DataRequired(), Length(max=200), PlainText()])

@@ -73,6 +73,7 @@ def create_app(config: dict | None = None) -> Flask:
     access.init_app(app)  # then the current user
 
     from screening.accounts import views as auth
+    from screening.admin import installation_views as installation
     from screening.admin import views as admin
     from screening.api import views as api
     from screening.core import views as main
@@ -94,6 +95,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(documents.bp)  # letters, /verify
     app.register_blueprint(sso.bp)  # single sign-on (docs/sso.md)
     app.register_blueprint(admin.bp)  # institution administration (docs/web.md)
+    app.register_blueprint(installation.bp)  # the installation's institutions (docs/web.md)
     app.register_blueprint(privacy.bp)  # retention periods, a person's data (docs/operations.md)
 
     from screening.core.i18n import init_template_helpers

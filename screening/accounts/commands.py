@@ -3,6 +3,7 @@
 import getpass
 import secrets
 import sys
+from typing import NoReturn
 
 import click
 from flask.cli import AppGroup
@@ -126,3 +127,40 @@ def users_disable(email):
         db.session.rollback()
         raise click.ClickException("no such user") from exc
     click.echo(f"{user.email} disabled")
+
+
+def _refuse(reason: str) -> NoReturn:
+    """One line on stderr, exit status 2 (bad input, nothing changed)."""
+    db.session.rollback()
+    click.echo("error: " + " ".join(reason.split()), err=True)
+    sys.exit(2)
+
+
+def _set_installation_admin(email: str, grant: bool) -> None:
+    from screening.admin import installation
+    from screening.core.errors import NotFound
+
+    try:
+        user = installation.set_installation_admin(db.session, email, grant)
+    except NotFound:
+        _refuse(f"no account with the address {email!r}")
+    db.session.commit()
+    click.echo(f"{user.email} {'is' if grant else 'is no longer'} an installation administrator")
+
+
+@users_cli.command("grant-installation-admin")
+@click.argument("email")
+def users_grant_installation_admin(email):
+    """Let an existing account manage the installation's institutions at /admin/installation/.
+
+    It grants no role inside any institution; the account signs in as before (it needs a role in
+    some institution to sign in).
+    """
+    _set_installation_admin(email, True)
+
+
+@users_cli.command("revoke-installation-admin")
+@click.argument("email")
+def users_revoke_installation_admin(email):
+    """Take the installation administration away from an account."""
+    _set_installation_admin(email, False)

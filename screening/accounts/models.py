@@ -41,6 +41,10 @@ class User(SQLModel, table=True):
     is_active: bool = Field(default=True, nullable=False)
     # An institution admin may allow roles in more than one institution.
     multi_institution: bool = Field(default=False, nullable=False)
+    # Manages the installation's institutions at /admin/installation; set only by the CLI
+    # (``screening users grant-installation-admin``). Grants nothing inside any institution.
+    is_installation_admin: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false()))
     language: str | None = Field(default=None, sa_column=sa.Column(sa.String(8), nullable=True))
     password_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)

@@ -96,26 +96,33 @@ def invite(session: Session, actor: Actor, email: str, name: str, roles: list[st
     """
     require_admin(actor)
     roles = _check_roles(roles)
-    institution = session.get(Institution, actor.institution_id)
     if session.exec(select(User).where(User.email == accounts.normalise_email(email))).first():
         # The same answer whether the account is here or in another institution: no enumeration.
         raise ValidationFailed({"email": "an account with this address exists; find it in the list and "
                                          "grant roles there, or ask the operator"})
-    user = accounts.create_user(session, actor.user, institution, email, name, secrets.token_urlsafe(32), roles)
+    return send_invitation(session, actor.user, session.get(Institution, actor.institution_id), email, name, roles)
+
+
+def send_invitation(session: Session, inviter: User, institution: Institution, email: str, name: str,
+                    roles: list[str], details: dict | None = None) -> Invited:
+    """The invitation itself, for a caller that has checked who may invite whom with which roles
+    (and that the address is new): the account, then the one-time link or, SSO only, nothing more.
+    ``details`` go into the audit record beside the roles."""
+    user = accounts.create_user(session, inviter, institution, email, name, secrets.token_urlsafe(32), roles)
     if signs_in_by_sso(session, institution.id):
-        audit.record(session, actor.user, "user.invited", "user", user.id, institution.id,
-                     {"roles": roles, "sign_in": "sso"})
+        audit.record(session, inviter, "user.invited", "user", user.id, institution.id,
+                     {"roles": roles, "sign_in": "sso", **(details or {})})
         return Invited(user, None)
     token = secrets.token_urlsafe(32)
-    invitation = AccountInvitation(user_id=user.id, institution_id=institution.id, invited_by_id=actor.user.id,
+    invitation = AccountInvitation(user_id=user.id, institution_id=institution.id, invited_by_id=inviter.id,
                                    token_hash=_token_hash(token), expires_at=utcnow() + INVITATION_LIFETIME)
     session.add(invitation)
     session.flush()
-    audit.record(session, actor.user, "user.invited", "user", user.id, institution.id,
+    audit.record(session, inviter, "user.invited", "user", user.id, institution.id,
                  {"roles": roles, "sign_in": "password", "invitation_id": invitation.id,
-                  "expires_at": invitation.expires_at.isoformat()})
+                  "expires_at": invitation.expires_at.isoformat(), **(details or {})})
     notify(session, "account_invited", recipients=[user], path=f"/admin/welcome/{token}",
-           context={"inviter_name": actor.user.name, "institution_name": institution.name,
+           context={"inviter_name": inviter.name, "institution_name": institution.name,
                     "expires_at": invitation.expires_at.isoformat()})
     return Invited(user, token)
 

@@ -32,7 +32,7 @@ from forms.admin import (
 from forms.proposals import _choices
 from forms.sso import LoginPolicyForm
 from screening.accounts.access import roles_required
-from screening.admin import audit_log, lists, providers, users
+from screening.admin import audit_log, installation, lists, providers, users
 from screening.admin import notifications as _mail  # noqa: F401 - registers account_invited
 from screening.admin.access import ADMIN
 from screening.api import tokens
@@ -57,12 +57,18 @@ NAV: list[tuple[str, object]] = [
     ("notifications.failed", _l("Undelivered mail")),
     ("privacy.index", _l("Privacy")),
 ]
+#: Only for installation administrators (screening.admin.installation), whatever their roles.
+INSTALLATION_NAV = ("installation.index", _l("Installation"))
 STAGED_KEY = "admin_staged_list"
 
 
 @bp.app_context_processor  # pages of other features (letters, undelivered mail) sit in the same menu
 def _navigation() -> dict:
-    return {"admin_nav": NAV}
+    actor = g.get("actor")
+    nav = list(NAV) if actor is not None and actor.has(ADMIN) else []
+    if installation.is_installation_admin(g.get("user")):
+        nav.append(INSTALLATION_NAV)
+    return {"admin_nav": nav}
 
 
 def _refused(form, exc: ValidationFailed | Conflict) -> None:
