@@ -137,11 +137,11 @@ def _refuse(reason: str) -> NoReturn:
 
 
 def _set_installation_admin(email: str, grant: bool) -> None:
-    from screening.admin import installation
+    from screening.accounts import service as accounts
     from screening.core.errors import NotFound
 
     try:
-        user = installation.set_installation_admin(db.session, email, grant)
+        user = accounts.set_installation_admin(db.session, email, grant)
     except NotFound:
         _refuse(f"no account with the address {email!r}")
     db.session.commit()

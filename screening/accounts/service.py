@@ -263,6 +263,22 @@ def set_active(session: Session, actor: User | None, user: User, active: bool, i
                  institution_id or home_institution_id(session, user), {})
 
 
+def set_installation_admin(session: Session, email: str, grant: bool) -> User:
+    """Make the account installation administrator, or no longer (screening.admin.installation).
+
+    Only the CLI calls this; no web page changes the flag. Audited, without an institution (no
+    institution's log shows it); a grant or revoke that changes nothing records nothing.
+    """
+    user = get_user_by_email(session, email)
+    if user.is_installation_admin != grant:
+        user.is_installation_admin = grant
+        session.add(user)
+        session.flush()
+        audit.record(session, None, "user.installation_admin_granted" if grant else "user.installation_admin_revoked",
+                     "user", user.id, None, {"email": user.email})
+    return user
+
+
 def get_user_by_email(session: Session, email: str) -> User:
     user = session.exec(select(User).where(User.email == normalise_email(email))).first()
     if user is None:

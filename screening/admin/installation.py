@@ -16,7 +16,6 @@ from screening.accounts import service as accounts
 from screening.accounts.models import Institution, Membership, User
 from screening.admin import users
 from screening.admin.access import ADMIN
-from screening.core import audit
 from screening.core.errors import Conflict, NotFound, ValidationFailed
 from screening.proposals.models import Proposal
 
@@ -93,14 +92,3 @@ def invite_first_admin(session: Session, user: User, institution_id: int, email:
     return users.send_invitation(session, user, institution, email, name, [ADMIN],
                                  details={"by_installation_admin": True})
 
-
-def set_installation_admin(session: Session, email: str, grant: bool) -> User:
-    """The CLI's grant or revoke (no web page changes the flag); audited without an institution."""
-    user = accounts.get_user_by_email(session, email)
-    if user.is_installation_admin != grant:
-        user.is_installation_admin = grant
-        session.add(user)
-        session.flush()
-        audit.record(session, None, "user.installation_admin_granted" if grant else "user.installation_admin_revoked",
-                     "user", user.id, None, {"email": user.email})
-    return user
