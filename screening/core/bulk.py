@@ -8,9 +8,10 @@ applies no Python-side column defaults and returns no generated keys.
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlmodel import Session
+
+from screening.core.database import json_text
 
 
 def insert_rows(session: Session, model, rows: Sequence[dict[str, Any]]) -> None:
@@ -29,12 +30,6 @@ def insert_rows(session: Session, model, rows: Sequence[dict[str, Any]]) -> None
     driver = session.connection().connection.driver_connection
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
-            copy.write_row([_json_text(row[n]) if j else row[n]
+            copy.write_row([json_text(row[n]) if j else row[n]
                             for n, j in zip(names, as_json, strict=True)])
 
-
-def _json_text(value: Any) -> str:
-    # orjson: a tenth of json.dumps' time, which was a tenth of a whole import chunk (tens of
-    # thousands of JSON values). Compact text in a ``json`` column reads back as the same values;
-    # integer keys become strings as with json.dumps.
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()

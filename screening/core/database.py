@@ -6,8 +6,11 @@ checks) before building rows. No ``from __future__ import annotations`` in model
 (relationships break).
 """
 
+import json
 from datetime import UTC, datetime
+from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.mutable import MutableDict
 from sqlmodel import SQLModel
@@ -24,6 +27,20 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def json_text(value: Any) -> str:
+    """The text of a JSON column's value: the engines' ``json_serializer`` and the bulk COPY's.
+
+    orjson takes a tenth of json.dumps' time, and an import writes tens of thousands of JSON values
+    (versions, results, audit details). The compact text reads back as the same values; integer
+    keys become strings as with json.dumps. A value orjson refuses (an integer beyond 64 bits) is
+    written by json.dumps, as before.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 class UTCDateTime(sa.types.TypeDecorator):
