@@ -7,7 +7,7 @@ from wtforms import DateField, EmailField, HiddenField, IntegerField, SelectFiel
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
-from forms.proposals import CheckboxesField, _choices
+from forms.proposals import CheckboxesField, select_choices
 from forms.validators import PlainText, strip_filter
 from screening.core.i18n import ROLE_LABELS
 
@@ -18,13 +18,13 @@ class InviteUserForm(FlaskForm):
     email = EmailField(_l("E-mail"), filters=[strip_filter],
                        validators=[DataRequired(), Length(max=254), PlainText()])
     name = StringField(_l("Name"), filters=[strip_filter], validators=[DataRequired(), Length(max=200), PlainText()])
-    roles = CheckboxesField(_l("Roles"), choices=_choices(ROLE_CHOICES),
+    roles = CheckboxesField(_l("Roles"), choices=select_choices(ROLE_CHOICES),
                             validators=[DataRequired(_l("Choose at least one role."))])
 
 
 class RoleChangeForm(FlaskForm):
-    role = SelectField(_l("Role"), choices=_choices(ROLE_CHOICES), validators=[DataRequired()])
-    change = SelectField(choices=_choices([("grant", _l("Grant")), ("revoke", _l("Revoke"))]),
+    role = SelectField(_l("Role"), choices=select_choices(ROLE_CHOICES), validators=[DataRequired()])
+    change = SelectField(choices=select_choices([("grant", _l("Grant")), ("revoke", _l("Revoke"))]),
                          validators=[DataRequired()])
 
 
@@ -37,13 +37,13 @@ class CommitteeForm(FlaskForm):
 class MemberForm(FlaskForm):
     committee = SelectField(_l("Committee"), coerce=int, validators=[DataRequired()])
     email = EmailField(_l("E-mail"), filters=[strip_filter], validators=[DataRequired(), Length(max=254), PlainText()])
-    role = SelectField(_l("Role"), choices=_choices([("member", _l("Member")), ("chair", _l("Chair"))]),
+    role = SelectField(_l("Role"), choices=select_choices([("member", _l("Member")), ("chair", _l("Chair"))]),
                        validators=[DataRequired()])
 
 
 class RoutingRuleForm(FlaskForm):
     committee = SelectField(_l("Committee"), coerce=int, validators=[DataRequired()])
-    kind = SelectField(_l("Route by"), choices=_choices([("faculty", _l("Faculty")),
+    kind = SelectField(_l("Route by"), choices=select_choices([("faculty", _l("Faculty")),
                                                          ("field_prefix", _l("Field of research (FORD prefix)"))]),
                        validators=[DataRequired()])
     value = StringField(_l("Value"), filters=[strip_filter], validators=[DataRequired(), Length(max=100), PlainText()])
@@ -60,7 +60,7 @@ class ConditionTemplateForm(FlaskForm):
                             validators=[DataRequired(), Length(max=2000), PlainText(multiline=True)])
     text_de = TextAreaField(_l("German text"), filters=[strip_filter],
                             validators=[DataRequired(), Length(max=2000), PlainText(multiline=True)])
-    active = SelectField(_l("In use"), choices=_choices([("1", _l("yes")), ("0", _l("no"))]), default="1")
+    active = SelectField(_l("In use"), choices=select_choices([("1", _l("yes")), ("0", _l("no"))]), default="1")
 
 
 class _ProviderForm(FlaskForm):
@@ -121,13 +121,13 @@ class AuditFilterForm(FlaskForm):
 
 
 class AccountStateForm(FlaskForm):
-    active = SelectField(choices=_choices([("on", _l("Enable")), ("off", _l("Disable"))]),
+    active = SelectField(choices=select_choices([("on", _l("Enable")), ("off", _l("Disable"))]),
                          validators=[DataRequired()])
 
 
 class StagedListForm(FlaskForm):
     staged = HiddenField(validators=[DataRequired(), Length(min=32, max=64)])
-    decision = SelectField(choices=_choices([("apply", _l("Apply")), ("discard", _l("Discard"))]),
+    decision = SelectField(choices=select_choices([("apply", _l("Apply")), ("discard", _l("Discard"))]),
                            validators=[DataRequired()])
 
 

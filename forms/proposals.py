@@ -85,14 +85,14 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-def _choices(pairs, blank=None):
+def select_choices(pairs, blank=None) -> list[SelectChoice]:
     """SelectChoice objects from (value, label) pairs, with an optional empty first option."""
     out = [SelectChoice("", blank)] if blank is not None else []
     return out + [SelectChoice(value, label) for value, label in pairs]
 
 
 def _country_choices():
-    return _choices(country_choices(str(get_locale() or "en")), blank=_l("— choose a country —"))
+    return select_choices(country_choices(str(get_locale() or "en")), blank=_l("— choose a country —"))
 
 
 class CountryField(SelectField):
@@ -108,7 +108,7 @@ class CountryField(SelectField):
 
 class OptionalSelectField(SelectField):
     def __init__(self, label=None, validators=None, options=(), **kwargs):
-        super().__init__(label, validators, choices=_choices(options, blank=_l("— not specified —")),
+        super().__init__(label, validators, choices=select_choices(options, blank=_l("— not specified —")),
                          validate_choice=False, **kwargs)
         self._allowed = {value for value, _label in options}
 
@@ -159,11 +159,11 @@ class FundingForm(Form):
 
 
 class TransferForm(Form):
-    direction = SelectField(_l("Direction"), choices=_choices(DIRECTIONS, blank=_l("— choose —")),
+    direction = SelectField(_l("Direction"), choices=select_choices(DIRECTIONS, blank=_l("— choose —")),
                             validators=[DataRequired(_l("Choose the direction of the transfer."))])
     country = CountryField(_l("Country at the other end"),
                            validators=[DataRequired(_l("Choose the country at the other end."))])
-    categories = CheckboxesField(_l("Kinds of data"), choices=_choices(DATA_CATEGORIES),
+    categories = CheckboxesField(_l("Kinds of data"), choices=select_choices(DATA_CATEGORIES),
                                  validators=[DataRequired(_l("Tick at least one kind of data."))])
     data_subjects = IntegerField(_l("Number of people the data concerns"),
                                  validators=[Optional(), NumberRange(min=0, max=10_000_000_000)])
@@ -183,11 +183,11 @@ class ProposalForm(FlaskForm):
                            validators=[Optional(), Length(max=6000), PlainText(), ListOfText(50, 100)])
     research_fields = CheckboxesField(
         _l("Fields of research (OECD FORD)"),
-        choices=lambda: _choices((code, f"{code} {label}") for code, label in ford_fields().items()),
+        choices=lambda: select_choices((code, f"{code} {label}") for code, label in ford_fields().items()),
         invalid_choice_message=lambda n: _l("Unknown field of research: %(value)s"),
     )
     technology_areas = CheckboxesField(
-        _l("Sensitive technology areas"), choices=lambda: _choices(technology_areas().items()),
+        _l("Sensitive technology areas"), choices=lambda: select_choices(technology_areas().items()),
         invalid_choice_message=lambda n: _l("Unknown technology area: %(value)s"),
     )
     partners = FieldList(FormField(PartnerForm), label=_l("Partners"), max_entries=MAX_PARTNERS)

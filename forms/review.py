@@ -16,7 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
-from forms.proposals import CheckboxesField, _choices
+from forms.proposals import CheckboxesField, select_choices
 from forms.validators import PlainText, strip_filter
 
 DISPOSITION_CHOICES = [
@@ -48,13 +48,13 @@ def _reason(label, max_length=20000):
 
 class DispositionForm(FlaskForm):
     flag = HiddenField(validators=[DataRequired(), Length(max=64)])
-    disposition = RadioField(_l("Disposition"), choices=_choices(DISPOSITION_CHOICES),
+    disposition = RadioField(_l("Disposition"), choices=select_choices(DISPOSITION_CHOICES),
                              validators=[DataRequired(_l("Choose a disposition."))])
     reason = _reason(_l("Reason"))
 
 
 class CommentForm(FlaskForm):
-    kind = RadioField(_l("Kind"), choices=_choices(COMMENT_CHOICES), default="internal",
+    kind = RadioField(_l("Kind"), choices=select_choices(COMMENT_CHOICES), default="internal",
                       validators=[DataRequired()])
     body = TextAreaField(_l("Text"), filters=[strip_filter],
                          validators=[DataRequired(_l("Write something.")), Length(max=20000),
@@ -79,14 +79,14 @@ class AssignForm(FlaskForm):
 
 
 class VoteForm(FlaskForm):
-    recommendation = RadioField(_l("Recommendation"), choices=_choices(RECOMMENDATION_CHOICES),
+    recommendation = RadioField(_l("Recommendation"), choices=select_choices(RECOMMENDATION_CHOICES),
                                 validators=[DataRequired(_l("Choose a recommendation."))])
     text = _reason(_l("Justification"))
 
 
 class DecisionForm(FlaskForm):
     case_version = HiddenField(validators=[DataRequired()])
-    outcome = RadioField(_l("Decision"), choices=_choices(OUTCOME_CHOICES),
+    outcome = RadioField(_l("Decision"), choices=select_choices(OUTCOME_CHOICES),
                          validators=[DataRequired(_l("Choose a decision."))])
     reasoning = _reason(_l("Reasoning"))
     conditions = CheckboxesField(_l("Conditions"), coerce=int, choices=[], validate_choice=True)

@@ -10,7 +10,7 @@ reason at the field (400).
 from flask import Blueprint, g, redirect, render_template, url_for
 
 from forms.admin import FirstAdminForm, InstitutionForm
-from forms.proposals import _choices
+from forms.proposals import select_choices
 from screening.admin import installation
 from screening.admin.access import installation_admin_required
 from screening.core.errors import ValidationFailed
@@ -26,7 +26,7 @@ def _page(institution_form=None, invite_form=None, status: int = 200):
     rows = installation.institutions(db.session, g.user)
     if invite_form is None:
         invite_form = FirstAdminForm(prefix="invite", formdata=None)
-    invite_form.institution.choices = _choices((r.institution.id, f"{r.institution.name} ({r.institution.slug})")
+    invite_form.institution.choices = select_choices((r.institution.id, f"{r.institution.name} ({r.institution.slug})")
                                                for r in rows if not r.administrators)
     return render_template("admin/installation.html", rows=rows,
                            institution_form=institution_form or InstitutionForm(prefix="institution", formdata=None),
@@ -67,7 +67,7 @@ def create_institution():
 def invite_admin():
     form = FirstAdminForm(prefix="invite")
     # Any institution may be named; the service refuses one that has an administrator.
-    form.institution.choices = _choices((r.institution.id, r.institution.slug)
+    form.institution.choices = select_choices((r.institution.id, r.institution.slug)
                                         for r in installation.institutions(db.session, g.user))
     if not form.validate() or not _attempt(form, installation.invite_first_admin, form.institution.data,
                                            form.email.data, form.name.data):

@@ -29,7 +29,7 @@ from forms.admin import (
     SamlProviderForm,
     StagedListForm,
 )
-from forms.proposals import _choices
+from forms.proposals import select_choices
 from forms.sso import LoginPolicyForm
 from screening.accounts.access import roles_required
 from screening.admin import audit_log, installation, lists, providers, users
@@ -172,7 +172,7 @@ def welcome(token: str):
 
 
 def _committee_forms(overview: dict) -> dict:
-    committee_choices = _choices((c.id, c.name) for c, _m in overview["committees"])
+    committee_choices = select_choices((c.id, c.name) for c, _m in overview["committees"])
     member, rule = MemberForm(prefix="member"), RoutingRuleForm(prefix="rule")
     member.committee.choices = committee_choices
     rule.committee.choices = committee_choices

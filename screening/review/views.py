@@ -8,7 +8,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 
 from forms.accounts import SetPasswordForm
-from forms.proposals import _choices
+from forms.proposals import select_choices
 from forms.review import (
     AssignForm,
     CommentForm,
@@ -107,7 +107,7 @@ def fast_tracked():
 def _decision_form(access: cases.CaseAccess, formdata=None) -> DecisionForm:
     form = DecisionForm(formdata=formdata) if formdata is not None else DecisionForm()
     lang = current_language()
-    form.conditions.choices = _choices((t.id, t.text_de if lang == "de" else t.text_en)
+    form.conditions.choices = select_choices((t.id, t.text_de if lang == "de" else t.text_en)
                                        for t in decisions.condition_templates(db.session, access.case.institution_id))
     if formdata is None:
         form.case_version.data = str(access.case.version)
@@ -120,7 +120,7 @@ def case(case_id: int):
     access = _case(case_id)
     page = case_page.case_page(db.session, access)
     assign = AssignForm()
-    assign.rapporteur.choices = _choices((str(u.id), u.name) for u, _role in page["members"])
+    assign.rapporteur.choices = select_choices((str(u.id), u.name) for u, _role in page["members"])
     return render_template(
         "review/case.html", **page, disposition_form=DispositionForm(), comment_form=CommentForm(),
         info_form=InformationRequestForm(), reason_form=ReasonForm(), assign_form=assign, vote_form=VoteForm(),
@@ -146,7 +146,7 @@ def assign(case_id: int):
     access = _case(case_id)
     form = AssignForm()
     members = cases.committee_members(db.session, access.case.committee_id)
-    form.rapporteur.choices = _choices((str(u.id), u.name) for u, _r in members)
+    form.rapporteur.choices = select_choices((str(u.id), u.name) for u, _r in members)
     if not form.validate():
         _invalid(form)
     _commit_or_400(deliberation.assign_rapporteur, db.session, access, int(form.rapporteur.data))
