@@ -29,5 +29,6 @@ def demo_command(serve, host, port):
         click.echo(f"  {inst}")
         for role, email in rows:
             click.echo(f"    {role:22} {email}")
+    click.echo(f"  the installation (/admin/installation/): {logins['installation_admin']}")
     if serve:
         serve_app(host, port)

@@ -16,6 +16,8 @@ from screening.review.models import Committee, CommitteeMember, RoutingRule
 
 DEMO_PASSWORD = "screening-demo"  # noqa: S105 - printed on purpose for the demo installation
 INSTITUTIONS = [("nordhafen", "Universität Nordhafen"), ("rheinau", "Technische Hochschule Rheinau")]
+# The first institution's administrator also runs the demo installation (/admin/installation/).
+INSTALLATION_ADMIN = f"institution-admin@{INSTITUTIONS[0][0]}.example"
 
 
 def _p(title, fields, partners, *, tech=None, funding=None, transfers=None, export=None, abstract="",
@@ -129,6 +131,7 @@ def load_demo(session: Session) -> tuple[dict, bool]:
         logins["institutions"][f"{name} ({slug})"] = [
             (role, f"{role.replace('_', '-')}@{slug}.example") for role in ROLES
         ] + [("researcher", f"researcher2@{slug}.example")]
+    logins["installation_admin"] = INSTALLATION_ADMIN
     if existing is not None:
         return logins, False
 
@@ -148,6 +151,8 @@ def load_demo(session: Session) -> tuple[dict, bool]:
         researchers.append((inst, [users["researcher"], second]))
         staff[inst.id] = users
         _committees(session, inst, users)
+
+    accounts.set_installation_admin(session, INSTALLATION_ADMIN, grant=True)
 
     for index, case in enumerate(CASES):
         inst, people = researchers[index % 2]

@@ -3,6 +3,7 @@
 import sqlalchemy as sa
 from sqlmodel import select
 
+from screening.accounts import service as accounts
 from screening.core.extensions import db
 from screening.portfolio.commands import portfolio_cli
 from screening.portfolio.models import ProposalField, ProposalFlag, ProposalPartner, ProposalScreening
@@ -59,3 +60,20 @@ def test_demo_fills_the_portfolio_search_tables(app):
     assert with_version <= partners
     drafts = set(db.session.exec(select(Proposal.id).where(Proposal.status == "draft")).all())
     assert not drafts & screened
+
+
+def test_the_demo_installation_has_an_installation_administrator(app, factory):
+    from screening.demo.data import INSTALLATION_ADMIN, load_demo
+
+    logins, created = load_demo(db.session)
+    db.session.commit()
+    assert created and logins["installation_admin"] == INSTALLATION_ADMIN
+    admin = accounts.get_user_by_email(db.session, INSTALLATION_ADMIN)
+    assert admin.is_installation_admin
+    client = app.test_client()
+    factory.login(client, admin)
+    page = client.get("/admin/installation/")
+    assert page.status_code == 200 and "Technische Hochschule Rheinau" in page.get_data(as_text=True)
+    researcher = accounts.get_user_by_email(db.session, "researcher@nordhafen.example")
+    factory.login(client, researcher)
+    assert client.get("/admin/installation/").status_code == 404
