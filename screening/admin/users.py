@@ -4,7 +4,6 @@ Every function acts for an institution administrator within their current instit
 person without a role there does not exist for them (NotFound, the denial logged).
 """
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +19,7 @@ from screening.admin.models import AccountInvitation
 from screening.core import audit
 from screening.core.database import utcnow
 from screening.core.errors import NotFound, ValidationFailed
+from screening.core.security import secret_digest
 from screening.notifications.service import notify
 from screening.review.cases import deny
 from screening.sso import service as sso
@@ -41,10 +41,6 @@ class Invited:
     user: User
     #: the one-time password link's token; None where the institution signs people in by SSO
     token: str | None
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def search_people(session: Session, actor: Actor, query: str = "") -> list[Person]:
@@ -115,7 +111,7 @@ def send_invitation(session: Session, inviter: User, institution: Institution, e
         return Invited(user, None)
     token = secrets.token_urlsafe(32)
     invitation = AccountInvitation(user_id=user.id, institution_id=institution.id, invited_by_id=inviter.id,
-                                   token_hash=_token_hash(token), expires_at=utcnow() + INVITATION_LIFETIME)
+                                   token_hash=secret_digest(token), expires_at=utcnow() + INVITATION_LIFETIME)
     session.add(invitation)
     session.flush()
     audit.record(session, inviter, "user.invited", "user", user.id, institution.id,
@@ -132,7 +128,7 @@ def invitation_for_token(session: Session, token: str) -> AccountInvitation | No
     if not token or len(token) > 200:
         return None
     invitation = session.exec(select(AccountInvitation).where(
-        AccountInvitation.token_hash == _token_hash(token))).first()
+        AccountInvitation.token_hash == secret_digest(token))).first()
     if invitation is None or invitation.used_at is not None or invitation.expires_at <= utcnow():
         return None
     return invitation

@@ -4,7 +4,6 @@ A token is ``scr_`` + 43 URL-safe characters (256 random bits). Only its SHA-256
 lookup is by that hash and the match is confirmed with a constant-time comparison.
 """
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -19,14 +18,11 @@ from screening.api.models import SCOPES, ApiToken
 from screening.core import audit
 from screening.core.database import utcnow
 from screening.core.errors import Forbidden, NotFound, ValidationFailed
+from screening.core.security import secret_digest as hash_token
 
 PREFIX = "scr_"
 EXPIRY_DAYS = (7, 30, 90, 365)
 MAX_ACTIVE_PER_USER = 20
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True)

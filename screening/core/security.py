@@ -1,5 +1,6 @@
 """Request guards, security headers and error pages (who the user is: ``screening.accounts.access``)."""
 
+import hashlib
 import logging
 import uuid
 from urllib.parse import parse_qsl, urlsplit
@@ -35,6 +36,13 @@ def safe_next(target: str | None, default: str | None = None) -> str:
         return fallback
     return target
 
+
+
+def secret_digest(secret: str) -> str:
+    """The SHA-256 (hex) under which a one-time secret is stored and looked up: API tokens,
+    invitation links, sign-in states. A lone surrogate (from a URL or a header) hashes instead of
+    raising, and then simply matches nothing."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 def _bad_request(message: str):
     abort(400, description=message)

@@ -21,6 +21,7 @@ from screening.accounts.models import ROLES, Institution, Membership, Role, User
 from screening.core import audit
 from screening.core.database import utcnow
 from screening.core.errors import Conflict, Forbidden, ValidationFailed
+from screening.core.security import secret_digest
 from screening.sso import oidc, saml, sealing
 from screening.sso.identity import (
     DEFAULT_AFFILIATION_CLAIM,
@@ -238,10 +239,6 @@ def enabled_provider(session: Session, *, slug: str | None = None, protocol: str
 # ---------------------------------------------------------------- login requests and replay
 
 
-def _state_hash(state: str) -> str:
-    return hashlib.sha256(state.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def new_state() -> str:
     """A single-use state for one sign-in (SAML RelayState, OAuth state)."""
     return secrets.token_urlsafe(32)
@@ -253,7 +250,7 @@ def begin_login(session: Session, provider: IdentityProvider, state: str, next_p
     now = utcnow()
     session.exec(delete(SsoLoginRequest).where(SsoLoginRequest.expires_at < now))
     session.exec(delete(SeenAssertion).where(SeenAssertion.expires_at < now))
-    session.add(SsoLoginRequest(state_hash=_state_hash(state), provider_id=provider.id, request_id=request_id,
+    session.add(SsoLoginRequest(state_hash=secret_digest(state), provider_id=provider.id, request_id=request_id,
                                 nonce=nonce, code_verifier=code_verifier, next_path=next_path,
                                 expires_at=now + LOGIN_REQUEST_LIFETIME))
     session.flush()
@@ -266,7 +263,7 @@ def take_login_request(session: Session, state: str | None, protocol: str) -> tu
                        "unknown, used or expired state")
     if not state or not isinstance(state, str) or len(state) > 200:
         raise invalid
-    request = session.exec(select(SsoLoginRequest).where(SsoLoginRequest.state_hash == _state_hash(state))).first()
+    request = session.exec(select(SsoLoginRequest).where(SsoLoginRequest.state_hash == secret_digest(state))).first()
     if request is None:
         raise invalid
     session.delete(request)
