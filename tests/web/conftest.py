@@ -175,6 +175,12 @@ class Factory:
         db.session.commit()
         return user
 
+    def logged_in_client(self, user: User, institution: Institution | None = None):
+        """A new test client with ``user`` logged in (acting for ``institution``, else their home)."""
+        client = self.app.test_client()
+        self.login(client, user, institution)
+        return client
+
     def login(self, client, user: User, institution: Institution | None = None) -> None:
         """Give ``client`` a logged-in session for ``user`` (no password round trip)."""
         inst_id = institution.id if institution else accounts.home_institution_id(db.session, user)

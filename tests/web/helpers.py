@@ -4,6 +4,11 @@ import re
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
+from sqlmodel import select
+
+from screening.core.extensions import db
+from screening.core.models import AuditEvent
+
 PASSWORD = "correct horse battery staple"
 
 
@@ -55,3 +60,8 @@ def form_post_data(**fields) -> dict:
     }
     data.update(fields)
     return {k: v for k, v in data.items() if v is not None}
+
+
+def audit_events(action: str) -> list[AuditEvent]:
+    """The audit trail's events of one kind."""
+    return list(db.session.exec(select(AuditEvent).where(AuditEvent.action == action)).all())

@@ -24,7 +24,7 @@ from screening.notifications.transports import memory_outbox
 from screening.sso import service as sso
 from screening.sso.models import IdentityProvider
 
-from .helpers import csrf_token_from
+from .helpers import audit_events, csrf_token_from
 
 
 @pytest.fixture
@@ -37,15 +37,6 @@ def two(factory):
             "admin_b": factory.user(b, "institution_admin", email="admin@uni-b.example"),
             "researcher_b": factory.user(b, "researcher", email="rita@uni-b.example")}
 
-
-def _client(app, factory, user, inst=None):
-    client = app.test_client()
-    factory.login(client, user, inst)
-    return client
-
-
-def _audit(action: str) -> list[AuditEvent]:
-    return list(db.session.exec(select(AuditEvent).where(AuditEvent.action == action)).all())
 
 
 def _welcome_link(app, email: str) -> str:
@@ -65,7 +56,7 @@ def _invite(client, **fields):
 
 
 def test_search_shows_only_people_of_the_own_institution_with_roles_and_last_sign_in(app, factory, two):
-    client = _client(app, factory, two["admin"])
+    client = factory.logged_in_client(two["admin"])
     accounts.start_session(db.session, two["researcher"], two["a"].id)
     db.session.commit()
     page = client.get("/admin/users?q=rita").get_data(as_text=True)
@@ -77,12 +68,12 @@ def test_search_shows_only_people_of_the_own_institution_with_roles_and_last_sig
 
 
 def test_invitation_creates_the_account_sends_a_one_time_link_and_is_audited(app, factory, two):
-    client = _client(app, factory, two["admin"])
+    client = factory.logged_in_client(two["admin"])
     r = _invite(client, **{"invite-roles": ["committee_member", "researcher"]})
     assert r.status_code == 303
     user = db.session.exec(select(User).where(User.email == "new.member@uni-a.example")).one()
     assert accounts.roles_in(db.session, user, two["a"].id) == {"committee_member", "researcher"}
-    [event] = _audit("user.invited")
+    [event] = audit_events("user.invited")
     assert event.actor == "admin@uni-a.example" and event.institution_id == two["a"].id
     link = _welcome_link(app, user.email)
     welcome = app.test_client()
@@ -92,11 +83,11 @@ def test_invitation_creates_the_account_sends_a_one_time_link_and_is_audited(app
     assert r.status_code == 303
     assert accounts.authenticate(db.session, user.email, "a-long-enough-password") is not None
     assert welcome.get(link).status_code == 404  # the link works once
-    assert _audit("user.invitation_accepted")
+    assert audit_events("user.invitation_accepted")
 
 
 def test_an_expired_or_unknown_invitation_link_is_404(app, factory, two):
-    client = _client(app, factory, two["admin"])
+    client = factory.logged_in_client(two["admin"])
     _invite(client)
     invitation = db.session.exec(select(AccountInvitation)).one()
     invitation.expires_at = utcnow() - timedelta(seconds=1)
@@ -111,14 +102,14 @@ def test_in_an_sso_only_institution_the_invitation_only_prepares_the_account(app
                                 mapping={"scopes": ["uni-a.example"]})
     sso.set_password_login(db.session, None, two["a"], False)
     db.session.commit()
-    client = _client(app, factory, two["admin"])
+    client = factory.logged_in_client(two["admin"])
     assert "first sign-in" in client.get("/admin/users").get_data(as_text=True)
     assert _invite(client).status_code == 303
     user = db.session.exec(select(User).where(User.email == "new.member@uni-a.example")).one()
     assert accounts.roles_in(db.session, user, two["a"].id) == {"committee_member"}
     assert not db.session.exec(select(AccountInvitation)).all()
     assert not [m for m in db.session.exec(select(OutboxMessage)).all() if m.payload.get("event") == "account_invited"]
-    assert _audit("user.invited")[0].details["sign_in"] == "sso"
+    assert audit_events("user.invited")[0].details["sign_in"] == "sso"
 
 
 @pytest.mark.parametrize("fields, field_error", [
@@ -130,7 +121,7 @@ def test_in_an_sso_only_institution_the_invitation_only_prepares_the_account(app
     ({"invite-email": "rita@uni-b.example"}, "exists"),
 ])
 def test_bad_invitations_are_refused_with_a_reason_and_change_nothing(app, factory, two, field_error, fields):
-    client = _client(app, factory, two["admin"])
+    client = factory.logged_in_client(two["admin"])
     users_before = len(db.session.exec(select(User)).all())
     r = _invite(client, **fields)
     assert r.status_code == 400
@@ -138,18 +129,18 @@ def test_bad_invitations_are_refused_with_a_reason_and_change_nothing(app, facto
         assert field_error in r.get_data(as_text=True)
     db.session.expire_all()
     assert len(db.session.exec(select(User)).all()) == users_before
-    assert not _audit("user.invited")
+    assert not audit_events("user.invited")
 
 
 def test_an_address_of_another_institution_gets_the_same_answer_as_one_of_the_own(app, factory, two):
-    client = _client(app, factory, two["admin"])
+    client = factory.logged_in_client(two["admin"])
     own = _invite(client, **{"invite-email": "rita@uni-a.example"}).get_data(as_text=True)
     other = _invite(client, **{"invite-email": "rita@uni-b.example"}).get_data(as_text=True)
     assert own.count("an account with this address exists") == other.count("an account with this address exists") == 1
 
 
 def test_extra_fields_cannot_place_the_account_in_another_institution(app, factory, two):
-    client = _client(app, factory, two["admin"])
+    client = factory.logged_in_client(two["admin"])
     r = _invite(client, institution_id=str(two["b"].id), **{"invite-institution_id": str(two["b"].id)})
     assert r.status_code == 303
     user = db.session.exec(select(User).where(User.email == "new.member@uni-a.example")).one()
@@ -158,15 +149,15 @@ def test_extra_fields_cannot_place_the_account_in_another_institution(app, facto
 
 
 def test_names_are_shown_literally(app, factory, two):
-    client = _client(app, factory, two["admin"])
+    client = factory.logged_in_client(two["admin"])
     assert _invite(client, **{"invite-name": "<script>alert(1)</script> {{7*7}}"}).status_code == 303
     page = client.get("/admin/users").get_data(as_text=True)
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; {{7*7}}" in page
 
 
 def test_disable_ends_the_sessions_and_enable_restores_the_account(app, factory, two):
-    client = _client(app, factory, two["admin"])
-    victim = _client(app, factory, two["researcher"])
+    client = factory.logged_in_client(two["admin"])
+    victim = factory.logged_in_client(two["researcher"])
     assert victim.get("/proposals/").status_code == 200
     assert client.post(f"/admin/users/{two['researcher'].id}/state", data={"active": "off"}).status_code == 303
     db.session.expire_all()
@@ -180,7 +171,7 @@ def test_disable_ends_the_sessions_and_enable_restores_the_account(app, factory,
 
 
 def test_the_admin_cannot_disable_themselves_nor_someone_who_also_belongs_elsewhere(app, factory, two):
-    client = _client(app, factory, two["admin"])
+    client = factory.logged_in_client(two["admin"])
     assert client.post(f"/admin/users/{two['admin'].id}/state", data={"active": "off"}).status_code == 400
     shared = two["researcher"]
     shared.multi_institution = True
@@ -193,15 +184,15 @@ def test_the_admin_cannot_disable_themselves_nor_someone_who_also_belongs_elsewh
 
 
 def test_roles_are_granted_and_revoked_in_the_own_institution_only(app, factory, two):
-    client = _client(app, factory, two["admin"])
+    client = factory.logged_in_client(two["admin"])
     rita = two["researcher"].id
     assert client.post(f"/admin/users/{rita}/roles", data={"role": "committee_chair", "change": "grant"}
                        ).status_code == 303
     assert client.post(f"/admin/users/{rita}/roles", data={"role": "researcher", "change": "revoke"}
                        ).status_code == 303
     assert accounts.roles_in(db.session, two["researcher"], two["a"].id) == {"committee_chair"}
-    assert [e.details["role"] for e in _audit("membership.granted")][-1] == "committee_chair"
-    assert _audit("membership.revoked")[-1].details == {"role": "researcher"}
+    assert [e.details["role"] for e in audit_events("membership.granted")][-1] == "committee_chair"
+    assert audit_events("membership.revoked")[-1].details == {"role": "researcher"}
     r = client.post(f"/admin/users/{rita}/roles", data={"role": "root", "change": "grant"})
     assert r.status_code == 400
     r = client.post(f"/admin/users/{two['admin'].id}/roles", data={"role": "institution_admin", "change": "revoke"})
@@ -214,7 +205,7 @@ def test_roles_are_granted_and_revoked_in_the_own_institution_only(app, factory,
     ("roles", {"role": "researcher", "change": "revoke"}),
 ])
 def test_people_of_another_institution_are_404_and_untouched(app, factory, two, caplog, path, data):
-    client = _client(app, factory, two["admin"])
+    client = factory.logged_in_client(two["admin"])
     target = two["researcher_b"]
     with caplog.at_level("WARNING"):
         assert client.post(f"/admin/users/{target.id}/{path}", data=data).status_code == 404
@@ -233,7 +224,7 @@ def test_every_admin_post_needs_its_csrf_token_and_writes_nothing_without_it(app
     db.session.commit()
     ids = {"user_id": two["researcher"].id, "provider_id": provider.id, "token": "x" * 43,
            "token_id": _token(factory, two["researcher"], two["a"], "script").id}
-    client = _client(app, factory, two["admin"])
+    client = factory.logged_in_client(two["admin"])
     page = client.get("/admin/users").get_data(as_text=True)
     events_before = len(db.session.exec(select(AuditEvent)).all())
     with app.test_request_context():
@@ -250,7 +241,7 @@ def test_every_admin_post_needs_its_csrf_token_and_writes_nothing_without_it(app
 
 
 def test_pages_need_the_institution_admin_role(app, factory, two):
-    office = _client(app, factory, factory.user(two["a"], "international_office"))
+    office = factory.logged_in_client(factory.user(two["a"], "international_office"))
     for url in ("/admin/users", "/admin/committees", "/admin/tokens", "/admin/lists", "/admin/audit",
                 "/admin/identity-providers"):
         assert office.get(url).status_code == 403, url
@@ -269,7 +260,7 @@ def _token(factory, user, inst, name):
 def test_the_admin_lists_and_revokes_the_institutions_tokens_only(app, factory, two):
     own = _token(factory, two["researcher"], two["a"], "Rita's script")
     foreign = _token(factory, two["researcher_b"], two["b"], "B's script")
-    client = _client(app, factory, two["admin"])
+    client = factory.logged_in_client(two["admin"])
     page = client.get("/admin/tokens").get_data(as_text=True)
     assert "Rita&#39;s script" in page and "B&#39;s script" not in page
     assert client.post(f"/admin/tokens/{foreign.id}/revoke").status_code == 404
@@ -277,7 +268,7 @@ def test_the_admin_lists_and_revokes_the_institutions_tokens_only(app, factory, 
     db.session.expire_all()
     assert db.session.get(ApiToken, own.id).revoked_at is not None
     assert db.session.get(ApiToken, foreign.id).revoked_at is None
-    [event] = _audit("api_token.revoked")
+    [event] = audit_events("api_token.revoked")
     assert event.details["by"] == "institution_admin" and event.actor == "admin@uni-a.example"
 
 
@@ -293,7 +284,7 @@ def _oidc_form(**fields):
 
 
 def test_the_admin_adds_edits_and_switches_an_identity_provider(app, factory, two):
-    client = _client(app, factory, two["admin"])
+    client = factory.logged_in_client(two["admin"])
     assert client.post("/admin/identity-providers/oidc", data=_oidc_form()).status_code == 303
     provider = db.session.exec(select(IdentityProvider)).one()
     assert provider.institution_id == two["a"].id
@@ -320,14 +311,14 @@ def test_the_admin_adds_edits_and_switches_an_identity_provider(app, factory, tw
     ({"oidc-slug": "Has Spaces"}, ""),
 ])
 def test_bad_provider_settings_are_refused_at_the_field(app, factory, two, fields, message):
-    client = _client(app, factory, two["admin"])
+    client = factory.logged_in_client(two["admin"])
     r = client.post("/admin/identity-providers/oidc", data=_oidc_form(**fields))
     assert r.status_code == 400 and message in r.get_data(as_text=True)
     assert not db.session.exec(select(IdentityProvider)).all()
 
 
 def test_malformed_saml_metadata_is_a_form_error(app, factory, two):
-    client = _client(app, factory, two["admin"])
+    client = factory.logged_in_client(two["admin"])
     r = client.post("/admin/identity-providers/saml", data={
         "saml-slug": "uni-a-saml", "saml-display_name": "Uni A", "saml-metadata_xml": "<not-xml",
         "saml-scopes": "uni-a.example"})
@@ -339,7 +330,7 @@ def test_another_institutions_provider_is_404_and_not_shown(app, factory, two):
                                           issuer="https://login.uni-b.example", client_id="c",
                                           client_secret="s" * 20, mapping={"scopes": ["uni-b.example"]})
     db.session.commit()
-    client = _client(app, factory, two["admin"])
+    client = factory.logged_in_client(two["admin"])
     assert "Uni B login" not in client.get("/admin/identity-providers").get_data(as_text=True)
     assert client.post(f"/admin/identity-providers/{foreign.id}/toggle").status_code == 404
     db.session.expire_all()
@@ -380,7 +371,7 @@ def lists_dir(app, tmp_path, monkeypatch):
 
 
 def test_a_list_upload_is_previewed_and_takes_effect_only_when_confirmed(app, factory, two, lists_dir):
-    client = _client(app, factory, two["admin"])
+    client = factory.logged_in_client(two["admin"])
     assert _upload(client, LIST_CSV.encode()).status_code == 303
     assert not list(lists_dir.rglob("*.yaml"))  # nothing changed yet
     page = client.get("/admin/lists").get_data(as_text=True)
@@ -388,11 +379,11 @@ def test_a_list_upload_is_previewed_and_takes_effect_only_when_confirmed(app, fa
     assert "2 added, 0 removed, 0 changed" in page and "Example Defence Academy" in page
     staged = csrf_free_token(page)
     # another administrator's session cannot apply it
-    other = _client(app, factory, factory.user(two["a"], "institution_admin"))
+    other = factory.logged_in_client(factory.user(two["a"], "institution_admin"))
     assert other.post("/admin/lists/staged", data={"staged": staged, "decision": "apply"}).status_code == 400
     assert client.post("/admin/lists/staged", data={"staged": staged, "decision": "apply"}).status_code == 303
     assert (lists_dir / "admin-test-list" / "2026-12-01.yaml").is_file()
-    [event] = _audit("list.version_added")
+    [event] = audit_events("list.version_added")
     assert event.details == {"version": "2026-12-01", "entries": 2, "added": 2, "removed": 0, "changed": 0}
     # The next version shows what changes against the applied one.
     changed = LIST_CSV.replace("Trains officers.", "Trains officers and engineers.").rsplit("Example Institute", 1)[0]
@@ -402,7 +393,7 @@ def test_a_list_upload_is_previewed_and_takes_effect_only_when_confirmed(app, fa
     assert client.post("/admin/lists/staged", data={"staged": csrf_free_token(page), "decision": "discard"}
                        ).status_code == 303
     assert not (lists_dir / "admin-test-list" / "2026-12-02.yaml").exists()
-    assert len(_audit("list.version_added")) == 1
+    assert len(audit_events("list.version_added")) == 1
 
 
 def csrf_free_token(page: str) -> str:
@@ -417,7 +408,7 @@ def csrf_free_token(page: str) -> str:
     (LIST_CSV.encode(), {"name": "../../etc"}, ""),
 ])
 def test_bad_list_files_are_refused_and_nothing_is_staged(app, factory, two, lists_dir, data, fields, message):
-    client = _client(app, factory, two["admin"])
+    client = factory.logged_in_client(two["admin"])
     r = _upload(client, data, **fields)
     assert r.status_code == 400 and message in r.get_data(as_text=True)
     assert not list(lists_dir.rglob("*.yaml"))
@@ -425,14 +416,14 @@ def test_bad_list_files_are_refused_and_nothing_is_staged(app, factory, two, lis
 
 
 def test_a_made_up_staging_token_is_refused(app, factory, two, lists_dir):
-    client = _client(app, factory, two["admin"])
+    client = factory.logged_in_client(two["admin"])
     for token in ("../../../etc/passwd", "a" * 43, ""):
         assert client.post("/admin/lists/staged", data={"staged": token, "decision": "apply"}).status_code == 400
-    assert not _audit("list.version_added")
+    assert not audit_events("list.version_added")
 
 
 def test_an_existing_version_is_refused_before_the_preview(app, factory, two, lists_dir):
-    client = _client(app, factory, two["admin"])
+    client = factory.logged_in_client(two["admin"])
     _upload(client, LIST_CSV.encode())
     client.post("/admin/lists/staged", data={"staged": csrf_free_token(client.get("/admin/lists").get_data(
         as_text=True)), "decision": "apply"})
@@ -444,9 +435,9 @@ def test_an_existing_version_is_refused_before_the_preview(app, factory, two, li
 
 
 def test_the_audit_log_shows_the_own_institution_filtered_and_the_chain_status(app, factory, two):
-    client = _client(app, factory, two["admin"])
+    client = factory.logged_in_client(two["admin"])
     _invite(client)
-    _client(app, factory, two["admin_b"]).post("/admin/users/invite", data={
+    factory.logged_in_client(two["admin_b"]).post("/admin/users/invite", data={
         "invite-email": "b.member@uni-b.example", "invite-name": "B Member", "invite-roles": ["researcher"]})
     page = client.get("/admin/audit").get_data(as_text=True)
     assert "The hash chain is intact" in page
@@ -463,13 +454,13 @@ def test_the_audit_log_shows_the_own_institution_filtered_and_the_chain_status(a
 @pytest.mark.parametrize("query", ["action=DROP TABLE", "since=yesterday", "until=2026-13-45",
                                    "subject=user:1:2", "since=99999-01-01"])
 def test_bad_audit_filters_are_400(app, factory, two, query):
-    assert _client(app, factory, two["admin"]).get(f"/admin/audit?{query}").status_code == 400
+    assert factory.logged_in_client(two["admin"]).get(f"/admin/audit?{query}").status_code == 400
 
 
 def test_the_viewer_names_the_first_broken_sequence_number(app, factory, two):
-    client = _client(app, factory, two["admin"])
+    client = factory.logged_in_client(two["admin"])
     _invite(client)
-    event = _audit("user.invited")[0]
+    event = audit_events("user.invited")[0]
     event.details = {"roles": ["institution_admin"]}
     db.session.commit()
     page = client.get("/admin/audit").get_data(as_text=True)
@@ -477,7 +468,7 @@ def test_the_viewer_names_the_first_broken_sequence_number(app, factory, two):
 
 
 def test_the_old_addresses_redirect_to_the_administration_pages(app, factory, two):
-    client = _client(app, factory, two["admin"])
+    client = factory.logged_in_client(two["admin"])
     assert client.get("/sso/admin").headers["Location"].endswith("/admin/identity-providers")
     assert client.get("/review/admin/conditions").headers["Location"].endswith("/admin/conditions")
     page = client.get("/admin/users").get_data(as_text=True)

@@ -26,7 +26,7 @@ from screening.notifications.transports import memory_outbox
 from screening.sso import service as sso
 
 from .conftest import base_config, scratch_database
-from .helpers import csrf_token_from
+from .helpers import audit_events, csrf_token_from
 
 PAGE = "/admin/installation/"
 CREATE = "/admin/installation/institutions"
@@ -49,15 +49,6 @@ def installation(factory):
             "researcher_a": factory.user(a, "researcher", email="rita@uni-a.example"),
             "admin_b": factory.user(b, "institution_admin", email="admin@uni-b.example")}
 
-
-def _client(app, factory, user, inst=None):
-    client = app.test_client()
-    factory.login(client, user, inst)
-    return client
-
-
-def _audit(action: str) -> list[AuditEvent]:
-    return list(db.session.exec(select(AuditEvent).where(AuditEvent.action == action)).all())
 
 
 def _institutions() -> set[str]:
@@ -83,16 +74,16 @@ def test_the_pages_exist_only_for_installation_admins(app, factory, installation
         r = anonymous.open(url, method=method)
         assert r.status_code == 302 and "/login" in r.headers["Location"], url
     for who in ("researcher_a", "admin_a", "admin_b"):
-        client = _client(app, factory, installation[who])
+        client = factory.logged_in_client(installation[who])
         assert client.get(PAGE).status_code == 404, who
         assert _create(client).status_code == 404, who
         assert _invite(client, installation["b"]).status_code == 404, who
     assert _institutions() == {"uni-a", "uni-b", "operator"}
-    assert _client(app, factory, installation["operator"]).get(PAGE).status_code == 200
+    assert factory.logged_in_client(installation["operator"]).get(PAGE).status_code == 200
 
 
 def test_a_revoked_or_disabled_installation_admin_no_longer_sees_the_pages(app, factory, installation):
-    client = _client(app, factory, installation["operator"])
+    client = factory.logged_in_client(installation["operator"])
     installation["operator"].is_installation_admin = False
     db.session.commit()
     assert client.get(PAGE).status_code == 404
@@ -104,13 +95,13 @@ def test_a_revoked_or_disabled_installation_admin_no_longer_sees_the_pages(app, 
 
 
 def test_the_menu_links_the_page_for_installation_admins_only(app, factory, installation):
-    admin_a = _client(app, factory, installation["admin_a"])
+    admin_a = factory.logged_in_client(installation["admin_a"])
     assert PAGE not in admin_a.get("/admin/users").get_data(as_text=True)
     installation["admin_a"].is_installation_admin = True
     db.session.commit()
     users_page = admin_a.get("/admin/users").get_data(as_text=True)
     assert f'href="{PAGE}"' in users_page and ">Installation<" in users_page
-    operator = _client(app, factory, installation["operator"])  # no administrator of any institution
+    operator = factory.logged_in_client(installation["operator"])  # no administrator of any institution
     home = operator.get("/account").get_data(as_text=True)
     assert f'href="{PAGE}"' in home and 'href="/admin/"' not in home
     page = operator.get(PAGE).get_data(as_text=True)
@@ -120,7 +111,7 @@ def test_the_menu_links_the_page_for_installation_admins_only(app, factory, inst
 def test_the_page_speaks_german(app, factory, installation):
     installation["operator"].language = "de"
     db.session.commit()
-    german = _client(app, factory, installation["operator"]).get(PAGE).get_data(as_text=True)
+    german = factory.logged_in_client(installation["operator"]).get(PAGE).get_data(as_text=True)
     assert "Institutionen dieser Installation" in german and "Institution anlegen" in german
     assert ">Installation<" in german and "Kurzname (in Adressen und Befehlen)" in german
 
@@ -132,7 +123,7 @@ def test_the_list_shows_every_institution_with_its_people_proposals_and_creation
     factory.proposal(installation["researcher_a"], installation["a"])
     factory.proposal(installation["researcher_a"], installation["a"], submit=True)
     factory.institution(slug="tricky", name='<script>alert("x")</script> & Co')
-    page = _client(app, factory, installation["operator"]).get(PAGE).get_data(as_text=True)
+    page = factory.logged_in_client(installation["operator"]).get(PAGE).get_data(as_text=True)
     row_a = page.split("Universität A")[1].split("</tr>")[0]
     cells = re.findall(r"<td>(.*?)</td>", row_a)
     assert cells[:4] == ["<code>uni-a</code>", "2", "2", "1"]  # slug, people, proposals, administrators
@@ -147,12 +138,12 @@ def test_the_list_shows_every_institution_with_its_people_proposals_and_creation
 
 
 def test_creating_an_institution_stores_and_audits_it(app, factory, installation):
-    client = _client(app, factory, installation["operator"])
+    client = factory.logged_in_client(installation["operator"])
     r = _create(client)
     assert r.status_code == 303 and r.headers["Location"].endswith(PAGE)
     created = db.session.exec(select(Institution).where(Institution.slug == "hs-nord")).one()
     assert created.name == "Hochschule Nord"
-    [event] = [e for e in _audit("institution.created") if e.object_id == str(created.id)]
+    [event] = [e for e in audit_events("institution.created") if e.object_id == str(created.id)]
     assert event.actor == "ops@rz.example" and event.actor_id == installation["operator"].id
     assert event.institution_id == created.id and event.details == {"slug": "hs-nord"}
     assert "Hochschule Nord" in client.get(PAGE).get_data(as_text=True)
@@ -171,7 +162,7 @@ def test_creating_an_institution_stores_and_audits_it(app, factory, installation
     ("uni-a", "an institution with this short name exists"),
 ])
 def test_a_bad_or_taken_slug_is_refused_at_the_field_and_nothing_is_stored(app, factory, installation, slug, message):
-    client = _client(app, factory, installation["operator"])
+    client = factory.logged_in_client(installation["operator"])
     events_before = len(db.session.exec(select(AuditEvent)).all())
     r = _create(client, **{"institution-slug": slug, "institution-name": "Another Universität A"})
     assert r.status_code == 400
@@ -183,7 +174,7 @@ def test_a_bad_or_taken_slug_is_refused_at_the_field_and_nothing_is_stored(app, 
 
 
 def test_a_name_is_required(app, factory, installation):
-    r = _create(_client(app, factory, installation["operator"]), **{"institution-name": "  "})
+    r = _create(factory.logged_in_client(installation["operator"]), **{"institution-name": "  "})
     assert r.status_code == 400 and "hs-nord" not in _institutions()
 
 
@@ -197,7 +188,7 @@ def _welcome_link(app, email: str) -> str:
 
 def test_the_first_administrator_gets_the_one_time_link_and_administers_only_their_institution(app, factory,
                                                                                                installation):
-    client = _client(app, factory, installation["operator"])
+    client = factory.logged_in_client(installation["operator"])
     _create(client)
     nord = db.session.exec(select(Institution).where(Institution.slug == "hs-nord")).one()
     assert f'<option value="{nord.id}">' in client.get(PAGE).get_data(as_text=True)
@@ -205,7 +196,7 @@ def test_the_first_administrator_gets_the_one_time_link_and_administers_only_the
     assert r.status_code == 303
     erika = db.session.exec(select(User).where(User.email == "erste@hs-nord.example")).one()
     assert accounts.roles_in(db.session, erika, nord.id) == {"institution_admin"}
-    [event] = _audit("user.invited")
+    [event] = audit_events("user.invited")
     assert event.actor == "ops@rz.example" and event.institution_id == nord.id
     assert event.details["roles"] == ["institution_admin"] and event.details["by_installation_admin"] is True
     assert event.details["sign_in"] == "password"
@@ -226,7 +217,7 @@ def test_the_first_administrator_gets_the_one_time_link_and_administers_only_the
 def test_an_institution_whose_administrators_are_all_disabled_may_get_a_new_one(app, factory, installation):
     accounts.set_active(db.session, None, installation["admin_b"], False)
     db.session.commit()
-    client = _client(app, factory, installation["operator"])
+    client = factory.logged_in_client(installation["operator"])
     assert _invite(client, installation["b"], **{"invite-email": "neu@uni-b.example"}).status_code == 303
     new = db.session.exec(select(User).where(User.email == "neu@uni-b.example")).one()
     assert accounts.roles_in(db.session, new, installation["b"].id) == {"institution_admin"}
@@ -240,12 +231,12 @@ def test_in_an_sso_only_institution_the_first_administrator_only_waits_for_their
                                 mapping={"scopes": ["hs-nord.example"]})
     sso.set_password_login(db.session, None, nord, False)
     db.session.commit()
-    assert _invite(_client(app, factory, installation["operator"]), nord).status_code == 303
+    assert _invite(factory.logged_in_client(installation["operator"]), nord).status_code == 303
     erika = db.session.exec(select(User).where(User.email == "erste@hs-nord.example")).one()
     assert accounts.roles_in(db.session, erika, nord.id) == {"institution_admin"}
     assert not db.session.exec(select(AccountInvitation)).all()
     assert not [m for m in db.session.exec(select(OutboxMessage)).all() if m.payload.get("event") == "account_invited"]
-    assert _audit("user.invited")[0].details["sign_in"] == "sso"
+    assert audit_events("user.invited")[0].details["sign_in"] == "sso"
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -256,19 +247,19 @@ def test_in_an_sso_only_institution_the_first_administrator_only_waits_for_their
 ])
 def test_bad_invitations_are_refused_with_a_reason_and_change_nothing(app, factory, installation, fields, message):
     nord = factory.institution(slug="hs-nord", name="Hochschule Nord")
-    client = _client(app, factory, installation["operator"])
+    client = factory.logged_in_client(installation["operator"])
     users_before = len(db.session.exec(select(User)).all())
     r = _invite(client, nord, **fields)
     assert r.status_code == 400 and message in r.get_data(as_text=True)
     db.session.expire_all()
     assert len(db.session.exec(select(User)).all()) == users_before
-    assert not _audit("user.invited")
+    assert not audit_events("user.invited")
 
 
 @pytest.mark.usefixtures("csrf_enabled")
 def test_every_post_needs_its_csrf_token_and_writes_nothing_without_it(app, factory, installation):
     nord = factory.institution(slug="hs-nord", name="Hochschule Nord")
-    client = _client(app, factory, installation["operator"])
+    client = factory.logged_in_client(installation["operator"])
     token = csrf_token_from(client.get(PAGE).get_data(as_text=True))
     events_before = len(db.session.exec(select(AuditEvent)).all())
     for bad in (None, "wrong-token"):
@@ -278,7 +269,7 @@ def test_every_post_needs_its_csrf_token_and_writes_nothing_without_it(app, fact
     assert len(db.session.exec(select(AuditEvent)).all()) == events_before
     assert "hs-sued" not in _institutions()
     # Without a token, somebody else still gets the 404 of an unknown address, not a 400.
-    assert _create(_client(app, factory, installation["admin_a"])).status_code == 404
+    assert _create(factory.logged_in_client(installation["admin_a"])).status_code == 404
     assert _create(client, **{"institution-slug": "hs-sued", "institution-csrf_token": token}).status_code == 303
     assert _invite(client, nord, **{"invite-csrf_token": token}).status_code == 303
 
@@ -289,7 +280,7 @@ def test_every_post_needs_its_csrf_token_and_writes_nothing_without_it(app, fact
 def test_an_installation_admin_without_a_role_sees_no_institutions_data(app, factory, installation):
     """Acting for institution B (where they hold no role), nothing of B opens, in the pages or the API."""
     proposal = factory.proposal(factory.user(installation["b"], "researcher"), installation["b"], submit=True)
-    client = _client(app, factory, installation["operator"], installation["b"])
+    client = factory.logged_in_client(installation["operator"], installation["b"])
     for url in ("/portfolio/", "/review/", "/proposals/", "/admin/users", "/admin/audit", "/privacy/"):
         assert client.get(url).status_code == 403, url
     assert client.get(f"/proposals/{proposal.id}").status_code in (403, 404)
@@ -315,7 +306,7 @@ def test_an_installation_admin_without_a_role_sees_no_institutions_data(app, fac
 def test_an_installation_admin_who_administers_one_institution_sees_only_that_one(app, factory, installation):
     installation["admin_a"].is_installation_admin = True
     db.session.commit()
-    client = _client(app, factory, installation["admin_a"])
+    client = factory.logged_in_client(installation["admin_a"])
     assert "admin@uni-b.example" not in client.get("/admin/users?q=uni-b").get_data(as_text=True)
     assert client.post(f"/admin/users/{installation['admin_b'].id}/state", data={"active": "off"}).status_code == 404
     assert client.post("/account/institution", data={"institution": installation["b"].id}).status_code == 403
@@ -331,17 +322,17 @@ def test_the_cli_grants_and_revokes_the_flag_and_audits_both(app, factory, insta
     assert "admin@uni-a.example is an installation administrator" in result.output
     db.session.expire_all()
     assert db.session.get(User, installation["admin_a"].id).is_installation_admin
-    [granted] = _audit("user.installation_admin_granted")
+    [granted] = audit_events("user.installation_admin_granted")
     assert granted.object_id == str(installation["admin_a"].id) and granted.institution_id is None
     assert granted.actor_id is None
     result = runner.invoke(users_cli, ["revoke-installation-admin", "admin@uni-a.example"], catch_exceptions=False)
     assert result.exit_code == 0 and "is no longer" in result.output
     db.session.expire_all()
     assert not db.session.get(User, installation["admin_a"].id).is_installation_admin
-    assert len(_audit("user.installation_admin_revoked")) == 1
+    assert len(audit_events("user.installation_admin_revoked")) == 1
     # Revoking again changes nothing and records nothing.
     assert runner.invoke(users_cli, ["revoke-installation-admin", "admin@uni-a.example"]).exit_code == 0
-    assert len(_audit("user.installation_admin_revoked")) == 1
+    assert len(audit_events("user.installation_admin_revoked")) == 1
 
 
 @pytest.mark.parametrize("command_name", ["grant-installation-admin", "revoke-installation-admin"])
@@ -349,7 +340,7 @@ def test_the_cli_refuses_an_unknown_address_with_one_line_and_status_2(app, inst
     result = app.test_cli_runner().invoke(users_cli, [command_name, "nobody@nowhere.example"])
     assert result.exit_code == 2
     assert result.output.strip() == "error: no account with the address 'nobody@nowhere.example'"
-    assert not _audit("user.installation_admin_granted") and not _audit("user.installation_admin_revoked")
+    assert not audit_events("user.installation_admin_granted") and not audit_events("user.installation_admin_revoked")
 
 
 # ---------------------------------------------------------------- the migration

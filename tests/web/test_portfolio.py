@@ -41,18 +41,13 @@ def office_world(app, factory, tmp_path):
             "listed": listed, "plain": plain, "secret_b": secret_b}
 
 
-def _client(app, factory, user):
-    client = app.test_client()
-    factory.login(client, user)
-    return client
-
 
 def test_office_sees_only_its_own_institution(app, factory, office_world):
     w = office_world
-    body = _client(app, factory, w["office_a"]).get("/portfolio/").get_data(as_text=True)
+    body = factory.logged_in_client(w["office_a"]).get("/portfolio/").get_data(as_text=True)
     assert "Legged robots with HIT" in body and "Fjord sediments" in body
     assert "Secret project of B" not in body
-    client_b = _client(app, factory, w["office_b"])
+    client_b = factory.logged_in_client(w["office_b"])
     assert "Legged robots" not in client_b.get("/portfolio/?q=Legged").get_data(as_text=True)
     assert client_b.get(f"/portfolio/proposals/{w['listed'].id}/certificate.pdf").status_code == 404
     assert "Legged robots" not in client_b.get("/portfolio/export.csv").get_data(as_text=True)
@@ -61,13 +56,13 @@ def test_office_sees_only_its_own_institution(app, factory, office_world):
 def test_researcher_and_advisor_are_refused(app, factory, office_world):
     advisor = factory.user(office_world["a"], "external_advisor")
     for user in (office_world["researcher_a"], advisor):
-        client = _client(app, factory, user)
+        client = factory.logged_in_client(user)
         for url in ("/portfolio/", "/portfolio/dashboard", "/portfolio/export.xlsx", "/portfolio/import"):
             assert client.get(url).status_code == 403, (user.email, url)
 
 
 def test_filters_and_saved_link(app, factory, office_world):
-    client = _client(app, factory, office_world["office_a"])
+    client = factory.logged_in_client(office_world["office_a"])
     body = client.get("/portfolio/?country=CN&tier=critical").get_data(as_text=True)
     assert "Legged robots with HIT" in body and "Fjord sediments" not in body
     assert "country=CN&amp;tier=critical" in body  # the saved-filter link carries the filters
@@ -87,7 +82,7 @@ def test_filters_and_saved_link(app, factory, office_world):
 def test_exports_neutralise_formulas(app, factory, office_world):
     w = office_world
     factory.proposal(w["researcher_a"], w["a"], submit=True, title='=HYPERLINK("http://evil.example","x")')
-    client = _client(app, factory, w["office_a"])
+    client = factory.logged_in_client(w["office_a"])
     csv_body = client.get("/portfolio/export.csv").data
     assert csv_body.startswith(b"\xef\xbb\xbf")
     assert b"'=HYPERLINK" in csv_body
@@ -116,7 +111,7 @@ def _count(inst) -> int:
 
 def test_import_is_all_or_nothing_and_names_row_and_column(app, factory, office_world):
     w = office_world
-    client = _client(app, factory, w["office_a"])
+    client = factory.logged_in_client(w["office_a"])
     before = _count(w["a"])
     bad = _csv(["R1,Ocean modelling,1.5,University of Oslo,NO", "R2,Bad country,1.5,Tsinghua University,China",
                 "R3,Glaciers,1.5,ETH Zurich,CH"])
@@ -138,7 +133,7 @@ def test_import_is_all_or_nothing_and_names_row_and_column(app, factory, office_
                                                                                             "Glaciers"]))).all()}
     assert statuses <= {workflow.FAST_TRACKED, workflow.IN_REVIEW}
     # The office of B cannot see the job.
-    assert _client(app, factory, w["office_b"]).get(f"/portfolio/import/{job_id}/progress").status_code == 404
+    assert factory.logged_in_client(w["office_b"]).get(f"/portfolio/import/{job_id}/progress").status_code == 404
 
 
 def test_import_routes_audits_and_notifies_each_row_like_a_submission(app, factory, office_world):
@@ -156,7 +151,7 @@ def test_import_routes_audits_and_notifies_each_row_like_a_submission(app, facto
     db.session.commit()
     rows = ["R1,Walking robots,2.2,Harbin Institute of Technology,CN", "R2,Fjord tides,1.5,University of Oslo,NO",
             "R3,Bridge sensors,2.1,University of Oslo,NO"]
-    r = _upload(_client(app, factory, w["office_a"]), w["office_a"].id, _csv(rows))
+    r = _upload(factory.logged_in_client(w["office_a"]), w["office_a"].id, _csv(rows))
     assert r.status_code == 303
     proposals = {p.title: p for p in db.session.exec(select(Proposal).where(
         Proposal.title.in_(["Walking robots", "Fjord tides", "Bridge sensors"]))).all()}
@@ -181,7 +176,7 @@ def test_import_routes_audits_and_notifies_each_row_like_a_submission(app, facto
 
 def test_import_refuses_wrong_type_and_oversized(app, factory, office_world):
     w = office_world
-    client = _client(app, factory, w["office_a"])
+    client = factory.logged_in_client(w["office_a"])
     before = _count(w["a"])
     r = _upload(client, w["office_a"].id, b"MZ\x90\x00binary", name="evil.exe")
     assert r.status_code == 400 and "only .csv and .xlsx" in r.get_data(as_text=True)
@@ -198,7 +193,7 @@ def test_import_refuses_wrong_type_and_oversized(app, factory, office_world):
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_import_1400_realistic_collaborations(app, factory, office_world):
     w = office_world
-    client = _client(app, factory, w["office_a"])
+    client = factory.logged_in_client(w["office_a"])
     data = (DATA / "collaborations_1400.csv").read_bytes()
     started = time.perf_counter()
     r = _upload(client, w["office_a"].id, data, name="collaborations_1400.csv")
@@ -242,7 +237,7 @@ def test_rescreen_after_list_update_changes_exactly_the_affected_cases(app, fact
     db.session.commit()
     monkeypatch.setenv("SCREENING_LISTS_DIR", str(_new_list_version(tmp_path / "lists", "University of Oslo", "NO")))
     try:
-        client = _client(app, factory, w["office_a"])
+        client = factory.logged_in_client(w["office_a"])
         assert client.post("/portfolio/monitoring/check").status_code == 303
         job = db.session.exec(select(RescreenJob).order_by(RescreenJob.id.desc())).first()
         assert job.cause == "list canada-named-research-organizations 2099-12-01"
@@ -272,7 +267,7 @@ def test_rescreen_after_list_update_changes_exactly_the_affected_cases(app, fact
 
 
 def test_dashboard_and_suppression(app, factory, office_world):
-    client = _client(app, factory, office_world["office_a"])
+    client = factory.logged_in_client(office_world["office_a"])
     body = client.get("/portfolio/dashboard").get_data(as_text=True)
     assert "<svg" in body and "Collaborations (without drafts): 2" in body
     body = client.get("/portfolio/dashboard?suppress=1").get_data(as_text=True)
@@ -281,7 +276,7 @@ def test_dashboard_and_suppression(app, factory, office_world):
 
 
 def test_pdf_report_through_the_outbox(app, factory, office_world):
-    client = _client(app, factory, office_world["office_a"])
+    client = factory.logged_in_client(office_world["office_a"])
     r = client.post("/portfolio/dashboard/pdf", data={"suppress": "1"})
     assert r.status_code == 303
     status = client.get(r.headers["Location"])
@@ -289,7 +284,8 @@ def test_pdf_report_through_the_outbox(app, factory, office_world):
     rid = int(r.headers["Location"].rsplit("/", 1)[1])
     pdf = client.get(f"/portfolio/reports/{rid}/download")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
-    assert _client(app, factory, office_world["office_b"]).get(f"/portfolio/reports/{rid}/download").status_code == 404
+    other = factory.logged_in_client(office_world["office_b"])
+    assert other.get(f"/portfolio/reports/{rid}/download").status_code == 404
 
 
 def _big_csv(size: int) -> bytes:
@@ -317,7 +313,7 @@ def test_import_route_alone_accepts_large_uploads(app, factory, office_world, cs
     w = office_world
     assert app.config["MAX_CONTENT_LENGTH"] == 1024 * 1024
     assert app.config["MAX_IMPORT_BYTES"] == 10 * 1024 * 1024
-    client = _client(app, factory, w["office_a"])
+    client = factory.logged_in_client(w["office_a"])
     token = csrf_token_from(client.get("/portfolio/import").get_data(as_text=True))
     before = _count(w["a"])
     data = _big_csv(1536 * 1024)
@@ -334,7 +330,7 @@ def test_import_route_alone_accepts_large_uploads(app, factory, office_world, cs
     assert _count(w["a"]) == before + rows
     assert len(db.session.exec(select(ImportJob).where(ImportJob.institution_id == w["a"].id)).all()) == 1
     # Everywhere else the global 1 MiB stays: the list upload and a proposal form.
-    admin = _client(app, factory, factory.user(w["a"], "institution_admin"))
+    admin = factory.logged_in_client(factory.user(w["a"], "institution_admin"))
     r = admin.post("/admin/lists", data={"file": (io.BytesIO(data), "list.csv"), "format": "csv",
                                              "csrf_token": token}, content_type="multipart/form-data")
     assert r.status_code == 413

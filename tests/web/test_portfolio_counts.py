@@ -18,7 +18,7 @@ from screening.proposals.models import Proposal, ProposalVersion
 from screening.review import routing
 from screening.review.models import CommitteeMember, ReviewCase
 
-from .test_portfolio import HIT, OSLO, _client, _csv, _new_list_version, _upload
+from .test_portfolio import HIT, OSLO, _csv, _new_list_version, _upload
 
 BEIHANG = {"name": "Beihang University", "country": "CN", "type": "university"}
 TSINGHUA = {"name": "Tsinghua University", "country": "CN", "type": "university"}
@@ -62,7 +62,7 @@ def test_counts_follow_create_screen_decide_withdraw_import_rescreen_and_reindex
     assert sum(n for (i, d, k, _t), n in stored.items() if d == "country" and k == "CN") == 2
     assert stored[(inst.id, "status", workflow.DRAFT, "")] == 1
 
-    chair = _client(app, factory, w["chair"])
+    chair = factory.logged_in_client(w["chair"])
     case = routing.case_for_proposal(db.session, listed)
     version = db.session.get(ReviewCase, case.id).version
     r = chair.post(f"/review/cases/{case.id}/decision", data={"case_version": str(version), "outcome": "declined",
@@ -75,7 +75,7 @@ def test_counts_follow_create_screen_decide_withdraw_import_rescreen_and_reindex
     assert stored[(inst.id, "status", workflow.DECIDED, listed.tier)] == 1
     assert (inst.id, "status", workflow.DRAFT, "") not in stored
 
-    office = _client(app, factory, w["office"])
+    office = factory.logged_in_client(w["office"])
     rows = [f"r{n},Imported project {n},2.2,{name},{country}" for n, (name, country) in
             enumerate([("Harbin Institute of Technology", "CN"), ("University of Tokyo", "JP"),
                        ("Sharif University of Technology", "IR")])]

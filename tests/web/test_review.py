@@ -115,11 +115,6 @@ def world(factory):
             "chair": chair, "committee": committee, "proposal": proposal, "case": case}
 
 
-def _client(app, factory, user, inst=None):
-    client = app.test_client()
-    factory.login(client, user, inst)
-    return client
-
 
 def _case_html(client, case):
     r = client.get(f"/review/cases/{case.id}")
@@ -175,7 +170,7 @@ def test_low_tier_is_fast_tracked_with_rationale_listed_and_reopened_by_a_member
     assert why["ruleset_version"] and why["ruleset_hash"] and why["lists"] and why["tier"] == "low"
     assert db.session.exec(select(AuditEvent).where(AuditEvent.action == "case.fast_tracked",
                                                     AuditEvent.object_id == str(case.id))).first()
-    member = _client(app, factory, world["member"])
+    member = factory.logged_in_client(world["member"])
     page = member.get("/review/fast-tracked").get_data(as_text=True)
     assert "Sediments with Copenhagen" in page and why["ruleset_hash"][:12] in page
     assert "Sediments with Copenhagen" not in member.get("/review/").get_data(as_text=True)
@@ -195,7 +190,7 @@ def test_low_tier_is_fast_tracked_with_rationale_listed_and_reopened_by_a_member
 
 def test_queue_filters_sorting_overdue_and_rapporteur(app, factory, world):
     case = world["case"]
-    chair = _client(app, factory, world["chair"])
+    chair = factory.logged_in_client(world["chair"])
     assert "Legged robots with HIT" in chair.get("/review/").get_data(as_text=True)
     for query, shown in [("tier=critical", True), ("tier=low", False), ("category=partner", True),
                          ("category=funding", False), ("country=CN", True), ("country=DK", False),
@@ -205,7 +200,7 @@ def test_queue_filters_sorting_overdue_and_rapporteur(app, factory, world):
         assert ("Legged robots with HIT" in html) is shown, query
     r = chair.post(f"/review/cases/{case.id}/assign", data={"rapporteur": str(world["member"].id)})
     assert r.status_code == 302
-    member = _client(app, factory, world["member"])
+    member = factory.logged_in_client(world["member"])
     assert "Legged robots with HIT" in member.get("/review/?assignee=me").get_data(as_text=True)
     # a member cannot assign (403), and a non-member of the committee cannot be assigned (400)
     r = member.post(f"/review/cases/{case.id}/assign", data={"rapporteur": str(world["member"].id)})
@@ -227,15 +222,15 @@ def test_committee_of_another_institution_and_outsiders_see_nothing(app, factory
     committee_b = routing.ensure_setup(db.session, None, world["other"].id)
     db.session.add(CommitteeMember(committee_id=committee_b.id, user_id=foreign_chair.id, role="chair"))
     db.session.commit()
-    foreign = _client(app, factory, foreign_chair)
+    foreign = factory.logged_in_client(foreign_chair)
     assert "Legged robots" not in foreign.get("/review/").get_data(as_text=True)
     assert foreign.get(f"/review/cases/{case.id}").status_code == 404
     r = foreign.post(f"/review/cases/{case.id}/decision",
                      data={"case_version": "1", "outcome": "approved", "reasoning": "x"})
     assert r.status_code == 404
-    not_on_committee = _client(app, factory, factory.user(world["inst"], "committee_member"))
+    not_on_committee = factory.logged_in_client(factory.user(world["inst"], "committee_member"))
     assert not_on_committee.get(f"/review/cases/{case.id}").status_code == 404
-    researcher = _client(app, factory, world["researcher"])
+    researcher = factory.logged_in_client(world["researcher"])
     for url in (f"/review/cases/{case.id}/decision", f"/review/cases/{case.id}/votes",
                 f"/review/cases/{case.id}/reopen"):
         assert researcher.post(url, data={"reason": "x", "outcome": "approved", "reasoning": "x",
@@ -250,7 +245,7 @@ def test_committee_of_another_institution_and_outsiders_see_nothing(app, factory
 
 def test_full_review_dispositions_comments_information_request_resubmission_diff_and_decision(app, factory, world):
     case, proposal = world["case"], world["proposal"]
-    chair = _client(app, factory, world["chair"])
+    chair = factory.logged_in_client(world["chair"])
     html = _case_html(chair, case)
     assert "Harbin Institute of Technology" in html and "unitracker.aspi.org.au" in html
     flags = cases.flags_of(cases.latest_version(db.session, proposal))
@@ -275,7 +270,7 @@ def test_full_review_dispositions_comments_information_request_resubmission_diff
                    headers={"Accept": "application/json"})
     assert r.status_code == 409 and r.mimetype == "application/problem+json" and r.json["status"] == 409
 
-    researcher = _client(app, factory, world["researcher"])
+    researcher = factory.logged_in_client(world["researcher"])
     page = researcher.get(f"/proposals/{proposal.id}").get_data(as_text=True)
     assert "Which HIT department? &lt;script&gt;" in page and "Hello from the committee" in page
     assert "SECRET-INTERNAL" not in page
@@ -317,14 +312,14 @@ def test_full_review_dispositions_comments_information_request_resubmission_diff
 
 def test_decision_rules_stale_version_and_correction(app, factory, world):
     case = world["case"]
-    chair = _client(app, factory, world["chair"])
+    chair = factory.logged_in_client(world["chair"])
     version = db.session.get(ReviewCase, case.id).version
     base = {"case_version": str(version), "reasoning": "Because"}
     assert chair.post(f"/review/cases/{case.id}/decision",
                       data={**base, "outcome": "approved_with_conditions"}).status_code == 400
     assert chair.post(f"/review/cases/{case.id}/decision", data={**base, "outcome": "approved",
                                                                   "reasoning": ""}).status_code == 400
-    member = _client(app, factory, world["member"])
+    member = factory.logged_in_client(world["member"])
     assert member.post(f"/review/cases/{case.id}/decision", data={**base, "outcome": "approved"}).status_code == 403
     r = chair.post(f"/review/cases/{case.id}/decision", data={**base, "outcome": "declined"})
     assert r.status_code == 302
@@ -348,7 +343,7 @@ def test_decision_rules_stale_version_and_correction(app, factory, world):
 
 def test_votes_are_recorded_and_replaced(app, factory, world):
     case = world["case"]
-    member = _client(app, factory, world["member"])
+    member = factory.logged_in_client(world["member"])
     assert member.post(f"/review/cases/{case.id}/votes", data={"recommendation": "approve"}).status_code == 400
     member.post(f"/review/cases/{case.id}/votes", data={"recommendation": "approve", "text": "fine"})
     member.post(f"/review/cases/{case.id}/votes", data={"recommendation": "decline", "text": "not fine"})
@@ -360,10 +355,10 @@ def test_votes_are_recorded_and_replaced(app, factory, world):
 
 def test_recused_member_sees_nothing_of_the_case_and_cannot_act(app, factory, world):
     case = world["case"]
-    chair = _client(app, factory, world["chair"])
+    chair = factory.logged_in_client(world["chair"])
     chair.post(f"/review/cases/{case.id}/comments", data={"kind": "internal", "body": "DELIBERATION-TEXT"})
     chair.post(f"/review/cases/{case.id}/votes", data={"recommendation": "decline", "text": "VOTE-TEXT"})
-    member = _client(app, factory, world["member"])
+    member = factory.logged_in_client(world["member"])
     assert "DELIBERATION-TEXT" in _case_html(member, case)
     assert member.post(f"/review/cases/{case.id}/conflict", data={"reason": ""}).status_code == 400
     assert member.post(f"/review/cases/{case.id}/conflict",
@@ -413,7 +408,7 @@ def test_recused_member_sees_nothing_of_the_case_and_cannot_act(app, factory, wo
 
 def test_recused_chair_cannot_decide(app, factory, world):
     case = world["case"]
-    chair = _client(app, factory, world["chair"])
+    chair = factory.logged_in_client(world["chair"])
     chair.post(f"/review/cases/{case.id}/conflict", data={"reason": "related"})
     r = chair.post(f"/review/cases/{case.id}/decision",
                    data={"case_version": str(db.session.get(ReviewCase, case.id).version),
@@ -427,7 +422,7 @@ def test_recused_chair_cannot_decide(app, factory, world):
 
 def test_advisor_invitation_access_opinion_expiry_and_revocation(app, factory, world):
     case = world["case"]
-    chair = _client(app, factory, world["chair"])
+    chair = factory.logged_in_client(world["chair"])
     chair.post(f"/review/cases/{case.id}/comments", data={"kind": "internal", "body": "INTERNAL-ONLY"})
     day = (utcnow() + timedelta(days=10)).date().isoformat()
     r = chair.post(f"/review/cases/{case.id}/advisors",
@@ -451,7 +446,7 @@ def test_advisor_invitation_access_opinion_expiry_and_revocation(app, factory, w
     assert anon.get(f"/review/advisor/welcome/{token}").status_code == 404
     assert accounts.check_password(db.session.get(User, advisor.id).password_hash, "a-long-advisor-password")
 
-    client = _client(app, factory, advisor, world["inst"])
+    client = factory.logged_in_client(advisor, world["inst"])
     html = client.get(f"/review/advisor/cases/{case.id}").get_data(as_text=True)
     assert "Harbin Institute of Technology" in html and "INTERNAL-ONLY" not in html
     assert client.post(f"/review/advisor/cases/{case.id}/opinion",
@@ -479,7 +474,7 @@ def test_advisor_invitation_access_opinion_expiry_and_revocation(app, factory, w
 
 
 def test_inviting_a_committee_member_as_advisor_is_refused(app, factory, world):
-    chair = _client(app, factory, world["chair"])
+    chair = factory.logged_in_client(world["chair"])
     day = (utcnow() + timedelta(days=3)).date().isoformat()
     r = chair.post(f"/review/cases/{world['case'].id}/advisors",
                    data={"email": world["member"].email, "expires_on": day})
@@ -491,7 +486,7 @@ def test_inviting_a_committee_member_as_advisor_is_refused(app, factory, world):
 
 
 def test_admin_edits_committees_routing_and_condition_templates(app, factory, world):
-    admin = _client(app, factory, factory.user(world["inst"], "institution_admin"))
+    admin = factory.logged_in_client(factory.user(world["inst"], "institution_admin"))
     # The set-up moved to the administration pages; the old address redirects there.
     assert admin.get("/review/admin/routing").headers["Location"].endswith("/admin/committees")
     assert "Research security committee" in admin.get("/admin/committees").get_data(as_text=True)
@@ -508,7 +503,7 @@ def test_admin_edits_committees_routing_and_condition_templates(app, factory, wo
                                                   "member-email": world["member2"].email, "member-role": "member"})
     assert r.status_code == 303
     rule = db.session.exec(select(RoutingRule).where(RoutingRule.value == "Physics")).one()
-    foreign_admin = _client(app, factory, factory.user(world["other"], "institution_admin"))
+    foreign_admin = factory.logged_in_client(factory.user(world["other"], "institution_admin"))
     assert foreign_admin.post("/admin/committees",
                               data={"action": "delete", "delete-rule": str(rule.id)}).status_code == 404
     r = admin.post("/admin/committees", data={"action": "delete", "delete-rule": str(rule.id)})
@@ -599,7 +594,7 @@ def test_disposition_form_on_the_case_page_posts_its_flag_key(app, factory, worl
     """The page's form (not a hand-made post) carries the flag key: no empty "flag" field before it."""
     import re
 
-    chair = _client(app, factory, world["chair"])
+    chair = factory.logged_in_client(world["chair"])
     html = _case_html(chair, world["case"])
     forms = re.findall(r'<form[^>]*class="disposition-form".*?</form>', html, re.S)
     keys = {f["key"] for f in cases.flags_of(cases.latest_version(db.session, world["proposal"]))}
