@@ -20,10 +20,16 @@ from screening.core.engine import get_screener
 def screen():
     proposal = api.json_body()
     result = get_screener().screen(proposal, language=language())
-    # The result is plain JSON data (str, int, float, list, dict): orjson writes it compact, keys
-    # sorted like jsonify, in a tenth of the time of the json module (the largest body of the API).
-    return current_app.response_class(orjson.dumps(result, option=orjson.OPT_SORT_KEYS),
-                                      mimetype="application/json")
+    return current_app.response_class(answer_body(result), mimetype="application/json")
+
+
+def answer_body(result: dict) -> bytes:
+    """The body of a screening answer, here and in :mod:`screening.api.lean_screen`.
+
+    The result is plain JSON data (str, int, float, list, dict): orjson writes it compact, keys
+    sorted like jsonify, in a tenth of the time of the json module (the largest body of the API).
+    """
+    return orjson.dumps(result, option=orjson.OPT_SORT_KEYS)
 
 
 @bp.get("/lists")

@@ -10,6 +10,7 @@ Bearer and API tokens that slip into a message anyway are masked.
 import logging
 import re
 import sys
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,10 +34,9 @@ CONTEXT_FIELDS = ("request_id", "route", "user_id", "institution_id", "task", "t
 ACCESS_FIELDS = ("method", "status", "duration_ms")
 
 
-def incoming_request_id() -> str | None:
-    """The caller's ``X-Request-ID`` when it is a sane token (8-64 letters, digits, ``._:-``), else None."""
-    value = request.headers.get(REQUEST_ID_HEADER, "")
-    return value if _ACCEPTABLE_REQUEST_ID.match(value) else None
+def request_id(incoming: str) -> str:
+    """The caller's ``X-Request-ID`` when it is a sane token (8-64 letters, digits, ``._:-``), else a new one."""
+    return incoming if _ACCEPTABLE_REQUEST_ID.match(incoming) else uuid.uuid4().hex[:16]
 
 
 def mask_secrets(text: str) -> str:

@@ -125,15 +125,19 @@ def _request_series(route: str, method: str, status: int) -> tuple[Any, Any]:
 
 def observe_request(status: int, duration: float) -> None:
     """Count one answered request (called once per request by the operations blueprint's hooks)."""
-    route, method = route_label(), request_method()
-    requests, durations = _request_series(route, method, status)
-    requests.inc()
-    durations.observe(duration)
+    route = route_label()
+    count_answer(route, request_method(), status, duration)
     if route == "auth.login" and request.method == "POST" and status in _LOGIN_FAILURE_BY_STATUS:
         LOGIN_FAILURES.labels(reason=_LOGIN_FAILURE_BY_STATUS[status]).inc()
     elif status == 401 and request.path.startswith("/api/"):
         LOGIN_FAILURES.labels(reason="api_token").inc()
 
+
+def count_answer(route: str, method: str, status: int, duration: float) -> None:
+    """The request counter and duration histogram of one answer (outside a request context too)."""
+    requests, durations = _request_series(route, method, status)
+    requests.inc()
+    durations.observe(duration)
 
 # ---------------------------------------------------------------- outbox handlers and Celery tasks
 

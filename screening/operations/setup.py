@@ -2,9 +2,8 @@
 
 import logging
 import time
-import uuid
 
-from flask import Flask, Response, g
+from flask import Flask, Response, g, request
 
 from screening.core.config import UnsafeConfiguration, is_production
 from screening.operations import logs, metrics, views
@@ -55,13 +54,19 @@ def install(app: Flask) -> None:
 
 def _begin_request() -> None:
     g.request_started = time.perf_counter()
-    g.request_id = logs.incoming_request_id() or uuid.uuid4().hex[:16]
+    g.request_id = logs.request_id(request.headers.get(logs.REQUEST_ID_HEADER, ""))
 
 
 def _finish_request(response: Response) -> Response:
     duration = time.perf_counter() - g.get("request_started", time.perf_counter())
     metrics.observe_request(response.status_code, duration)
-    level = logging.DEBUG if metrics.route_label() in QUIET_ROUTES else logging.INFO
-    access_log.log(level, "request", extra={"method": metrics.request_method(), "status": response.status_code,
-                                            "duration_ms": round(duration * 1000, 1)})
+    log_answer(metrics.route_label(), metrics.request_method(), response.status_code, duration)
     return response
+
+
+def log_answer(endpoint: str, method: str, status: int, duration: float, **context) -> None:
+    """The access log's line for one answer. ``context``: the logging context fields (request_id,
+    route, user_id, ...) where no request context supplies them (:mod:`screening.api.lean_screen`)."""
+    level = logging.DEBUG if endpoint in QUIET_ROUTES else logging.INFO
+    access_log.log(level, "request", extra={**context, "method": method, "status": status,
+                                            "duration_ms": round(duration * 1000, 1)})
