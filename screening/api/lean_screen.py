@@ -35,7 +35,6 @@ from flask import Flask
 from screening.accounts.models import ROLES
 from screening.api import support, token_cache, tokens
 from screening.api.screen import answer_body
-from screening.core.engine import get_screener
 from screening.core.security import api_answer_headers
 from screening.operations import logs, metrics
 from screening.operations.setup import log_answer
@@ -56,9 +55,7 @@ class LeanScreen:
         if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST" \
                 or environ.get("QUERY_STRING"):
             return self.wsgi_app(environ, start_response)
-        started = time.perf_counter()
-        with self.app.app_context():
-            answer = self._answer(environ, started)
+        answer = self._answer(environ, time.perf_counter())
         if answer is None:
             return self.wsgi_app(environ, start_response)
         headers, body = answer
@@ -93,17 +90,18 @@ class LeanScreen:
         except orjson.JSONDecodeError:
             return None
         token_id = resolved.token.id
-        if support.over_rate_limit(token_id):
+        screener = self.app.extensions.get("screener")  # built by the route's first screening
+        if screener is None or support.over_rate_limit(token_id, self.app):
             return None  # the route counts this use too, finds the limit exceeded and answers 429
         environ[support.RATE_COUNTED] = token_id
         try:
-            result = get_screener().screen(proposal, language=support.language_of(environ.get("HTTP_ACCEPT_LANGUAGE")))
+            result = screener.screen(proposal, language=support.language_of(environ.get("HTTP_ACCEPT_LANGUAGE")))
         except Exception:  # a ProposalError (422) or a fault (500, logged): the route answers it
             return None
         body = answer_body(result)
         request_id = logs.request_id(environ.get("HTTP_X_REQUEST_ID", ""))
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                   *api_answer_headers(request_id)]
+                   *api_answer_headers(config, request_id)]
         duration = time.perf_counter() - started
         metrics.count_answer(ROUTE, "POST", 200, duration)
         log_answer(ROUTE, "POST", 200, duration, request_id=request_id, route=ROUTE,

@@ -9,7 +9,7 @@ import logging
 import re
 
 import orjson
-from flask import current_app, g, jsonify, request
+from flask import Flask, current_app, g, jsonify, request
 from itsdangerous import BadSignature, URLSafeSerializer
 from jsonschema import Draft202012Validator
 from werkzeug.datastructures import LanguageAccept
@@ -157,14 +157,15 @@ def authenticate(write: bool) -> None:
     g.api_token = resolved.token
 
 
-def rate_limit() -> tuple[int, int]:
-    attempts, window = current_app.config.get("API_RATE_LIMIT") or DEFAULT_RATE_LIMIT
+def rate_limit(app: Flask | None = None) -> tuple[int, int]:
+    attempts, window = (app or current_app).config.get("API_RATE_LIMIT") or DEFAULT_RATE_LIMIT
     return attempts, window
 
 
-def over_rate_limit(token_id: int) -> bool:
-    """Count one call with the token: True when it is one too many for ``API_RATE_LIMIT``."""
-    return limiter.exceeded(f"api:token:{token_id}", rate_limit(), leased=True)
+def over_rate_limit(token_id: int, app: Flask | None = None) -> bool:
+    """Count one call with the token: True when it is one too many for ``API_RATE_LIMIT``.
+    ``app``: the application, outside its context."""
+    return limiter.exceeded(f"api:token:{token_id}", rate_limit(app), leased=True, app=app)
 
 
 def _resolve(value: str, cacheable: bool) -> tokens.Resolved | None:

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import defaultdict, deque
 
-LEASE_MAX = 16  # attempts one Redis call may reserve for a worker
+LEASE_MAX = 64  # attempts one Redis call may reserve for a worker (a limit of 3,200 or more)
 LEASE_SHARE = 50  # a lease is at most 1/50 of the limit, so small limits stay exact
 LEASES_KEPT = 10_000
 
@@ -121,18 +121,21 @@ class RateLimiter:
 
         return current_app.extensions["ratelimit_store"]
 
-    def exceeded(self, key: str, limit: tuple[int, int], leased: bool = False) -> bool:
+    def exceeded(self, key: str, limit: tuple[int, int], leased: bool = False, app=None) -> bool:
         """Record one attempt under ``key``; True when over ``limit`` = (attempts, seconds).
 
         ``leased``: count in blocks reserved per process (see the module's description) when the
         store is Redis. If the store is unreachable the limiter fails open (and logs), so logins
-        keep working when Redis is down.
+        keep working when Redis is down. ``app``: the application, outside its context.
         """
+        from flask import current_app
+
         attempts, window = limit
-        store = self.store
+        extensions = (app or current_app).extensions
+        store = extensions["ratelimit_store"]
         try:
             if leased and isinstance(store, RedisStore):
-                return self._exceeded_leased(store, key, attempts, window)
+                return self._exceeded_leased(store, extensions["ratelimit_leases"], key, attempts, window)
             return store.hit(key, window) > attempts
         except Exception:
             import logging
@@ -141,10 +144,7 @@ class RateLimiter:
             return False
 
     @staticmethod
-    def _exceeded_leased(store: RedisStore, key: str, attempts: int, window: int) -> bool:
-        from flask import current_app
-
-        leases: Leases = current_app.extensions["ratelimit_leases"]
+    def _exceeded_leased(store: RedisStore, leases: Leases, key: str, attempts: int, window: int) -> bool:
         bucket = int(time.time() // window)
         held = leases.take(key, bucket)
         if held is not None:

@@ -88,15 +88,15 @@ _FIXED_HEADERS = (
 _HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 
 
-def _forced_headers(request_id: str) -> tuple[tuple[str, str], ...]:
-    return (*_FIXED_HEADERS, *((_HSTS,) if current_app.config.get("SESSION_COOKIE_SECURE") else ()),
+def _forced_headers(config, request_id: str) -> tuple[tuple[str, str], ...]:
+    return (*_FIXED_HEADERS, *((_HSTS,) if config.get("SESSION_COOKIE_SECURE") else ()),
             ("X-Request-ID", request_id))
 
 
-def api_answer_headers(request_id: str) -> list[tuple[str, str]]:
+def api_answer_headers(config, request_id: str) -> list[tuple[str, str]]:
     """The headers ``_headers`` gives an API answer whose view set none of them (a JSON body, no
     session): for :mod:`screening.api.lean_screen`, which answers below Flask's request cycle."""
-    return [*_forced_headers(request_id), ("Content-Security-Policy", CSP), ("Cache-Control", "no-store")]
+    return [*_forced_headers(config, request_id), ("Content-Security-Policy", CSP), ("Cache-Control", "no-store")]
 
 
 def _headers(response):
@@ -104,7 +104,7 @@ def _headers(response):
     # (CSP, Cache-Control); one it did not set is appended, which skips werkzeug's search-and-remove.
     headers = response.headers
     present = {key.lower() for key, _ in headers.items()}
-    for key, value in _forced_headers(g.get("request_id", "")):
+    for key, value in _forced_headers(current_app.config, g.get("request_id", "")):
         if key.lower() in present:
             headers[key] = value
         else:

@@ -8,9 +8,9 @@ Bearer and API tokens that slip into a message anyway are masked.
 """
 
 import logging
+import os
 import re
 import sys
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,13 +30,15 @@ _SECRETS = (
     # SQLAlchemy puts a failed statement's bound values into its error text: proposal text, hashes, tokens.
     (re.compile(r"\[parameters: [^\n]*"), "[parameters: hidden]"),
 )
-CONTEXT_FIELDS = ("request_id", "route", "user_id", "institution_id", "task", "task_id")
+_REQUEST_FIELDS = ("request_id", "route", "user_id", "institution_id")
+_TASK_FIELDS = ("task", "task_id")
+CONTEXT_FIELDS = _REQUEST_FIELDS + _TASK_FIELDS
 ACCESS_FIELDS = ("method", "status", "duration_ms")
 
 
 def request_id(incoming: str) -> str:
     """The caller's ``X-Request-ID`` when it is a sane token (8-64 letters, digits, ``._:-``), else a new one."""
-    return incoming if _ACCEPTABLE_REQUEST_ID.match(incoming) else uuid.uuid4().hex[:16]
+    return incoming if _ACCEPTABLE_REQUEST_ID.match(incoming) else os.urandom(8).hex()
 
 
 def mask_secrets(text: str) -> str:
@@ -76,10 +78,13 @@ class ContextFilter(logging.Filter):
     """Adds the request's and task's context to every record (attributes set to None when absent)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        context = {**_task_context(), **_request_context()}
-        for name in CONTEXT_FIELDS:
-            if getattr(record, name, None) is None:
-                setattr(record, name, context.get(name))
+        # Each source is asked only for fields the record lacks (an access line brings its own).
+        for fields, source in ((_REQUEST_FIELDS, _request_context), (_TASK_FIELDS, _task_context)):
+            missing = [name for name in fields if getattr(record, name, None) is None]
+            if missing:
+                context = source()
+                for name in missing:
+                    setattr(record, name, context.get(name))
         return True
 
 
