@@ -68,5 +68,5 @@ def log_answer(endpoint: str, method: str, status: int, duration: float, **conte
     """The access log's line for one answer. ``context``: the logging context fields (request_id,
     route, user_id, ...) where no request context supplies them (:mod:`screening.api.lean_screen`)."""
     level = logging.DEBUG if endpoint in QUIET_ROUTES else logging.INFO
-    access_log.log(level, "request", extra={**context, "method": method, "status": status,
-                                            "duration_ms": round(duration * 1000, 1)})
+    logs.log_line(access_log, level, "request", {**context, "method": method, "status": status,
+                                                 "duration_ms": round(duration * 1000, 1)})

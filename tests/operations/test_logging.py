@@ -3,14 +3,25 @@
 import io
 import json
 import logging
+import sys
 import uuid
+from contextlib import contextmanager
+from types import SimpleNamespace
 
 import pytest
 
 from screening import create_app
 from screening.api import tokens
 from screening.core.extensions import db
-from screening.operations.logs import ContextFilter, JsonFormatter, TextFormatter, log_format, mask_secrets
+from screening.operations.logs import (
+    ContextFilter,
+    JsonFormatter,
+    TextFormatter,
+    log_format,
+    log_line,
+    make_handler,
+    mask_secrets,
+)
 from tests.web.conftest import base_config
 from tests.web.helpers import PASSWORD, form_post_data
 
@@ -126,3 +137,84 @@ def test_no_password_token_or_proposal_text_reaches_any_log_line(app, client, fa
     assert "request" in output  # something was logged
     for secret in (PASSWORD, WRONG_PASSWORD, api_token, api_token[4:], SECRET_TITLE, SECRET_ABSTRACT):
         assert secret not in output, f"{secret!r} leaked into the logs"
+
+
+# ----------------------------------------------------------------- the access line, written directly
+
+ACCESS_FIELDS = {"request_id": "direct-0001", "route": "api.screen", "user_id": 7, "institution_id": 3,
+                 "method": "POST", "status": 200, "duration_ms": 0.4}
+
+
+@pytest.fixture
+def production_logging(monkeypatch):
+    """Logging as ``configure_logging`` leaves it in production, inside ``with production_logging.on()``:
+    one JSON handler on stderr (a buffer here) and nothing else (pytest swaps stderr and adds its
+    capture handlers once the test runs); ``records`` counts the log records made."""
+    logged = SimpleNamespace(stream=io.StringIO(), records=[])
+    make_record = logging.Logger.makeRecord
+
+    def counting(self, *args, **kwargs):
+        logged.records.append(args[0])
+        return make_record(self, *args, **kwargs)
+
+    monkeypatch.setattr(logging.Logger, "makeRecord", counting)
+
+    @contextmanager
+    def on():
+        root = logging.getLogger()
+        handlers, level, stderr = root.handlers[:], root.level, sys.stderr
+        root.handlers[:] = [make_handler("json")]
+        root.setLevel(logging.INFO)
+        sys.stderr = logged.stream
+        try:
+            yield
+        finally:
+            root.handlers[:] = handlers
+            root.setLevel(level)
+            sys.stderr = stderr
+
+    logged.on = on
+    return logged
+
+
+def test_the_access_line_skips_the_logging_machinery_and_is_the_line_it_would_write(production_logging):
+    access = logging.getLogger("screening.request")
+    with production_logging.on():
+        log_line(access, logging.INFO, "request", dict(ACCESS_FIELDS))
+        assert production_logging.records == []
+        access.log(logging.INFO, "request", extra=dict(ACCESS_FIELDS))
+    assert production_logging.records == ["screening.request"]
+    direct, machinery = (json.loads(line) for line in production_logging.stream.getvalue().splitlines())
+    assert direct.pop("time")[:16] == machinery.pop("time")[:16]  # the same minute, both in UTC
+    assert direct == machinery == {"level": "INFO", "logger": "screening.request", "message": "request",
+                                   **ACCESS_FIELDS}
+
+
+def test_an_access_line_below_the_level_is_not_written(production_logging):
+    with production_logging.on():
+        log_line(logging.getLogger("screening.request"), logging.DEBUG, "request", dict(ACCESS_FIELDS))
+    assert production_logging.stream.getvalue() == ""
+
+
+def test_any_other_logging_set_up_gets_the_record(production_logging):
+    extra = logging.StreamHandler(io.StringIO())
+    with production_logging.on():
+        logging.getLogger().addHandler(extra)
+        log_line(logging.getLogger("screening.request"), logging.INFO, "request", dict(ACCESS_FIELDS))
+    assert production_logging.records == ["screening.request"]
+    assert json.loads(production_logging.stream.getvalue())["request_id"] == "direct-0001"
+    assert extra.stream.getvalue() == "request\n"
+
+
+def test_a_request_written_directly_carries_its_context(client, factory, production_logging):
+    institution = factory.institution()
+    user = factory.user(institution)
+    factory.login(client, user, institution)
+    with production_logging.on():
+        client.get("/account", headers={"X-Request-ID": "ctx-direct-0001"})
+    assert "screening.request" not in production_logging.records
+    [entry] = [e for e in map(json.loads, production_logging.stream.getvalue().splitlines())
+               if e["message"] == "request"]
+    assert entry["request_id"] == "ctx-direct-0001" and entry["route"] == "auth.account"
+    assert entry["user_id"] == user.id and entry["institution_id"] == institution.id
+    assert entry["method"] == "GET" and entry["status"] == 200 and entry["duration_ms"] >= 0
