@@ -79,3 +79,36 @@ def test_verify_function_reports_first_break(trail):
     db.session.execute(sa.update(AuditEvent).where(AuditEvent.seq == trail[-1]).values(actor="someone else"))
     res = audit.verify(db.session)
     assert not res.ok and res.broken_seq == trail[-1]
+
+
+# ----------------------------------------------------------------- the hashed text never changes
+
+def json_module_text(value) -> bytes:
+    """How every chain so far was hashed."""
+    import json
+
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_the_canonical_text_of_every_character_is_the_json_modules():
+    characters = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    for start in range(0, len(characters), 4096):
+        chunk = characters[start:start + 4096]
+        value = {chunk: [chunk, {"z" + chunk[:7]: chunk[::-1]}]}
+        assert audit.canonical_json(value) == json_module_text(value)
+
+
+@pytest.mark.parametrize("value", [
+    {"b": 1, "a": [None, True, False, -(2**63), 2**64 - 1], "ä": {"é": "x", "E": ""}, "": []},
+    {"big": 2**64, "small": -(2**63) - 1},  # beyond 64 bits: the json module's text
+    {"score": 0.875, "tiny": 1e-05, "huge": 1e16, "neg": -0.0, "nan": float("nan"), "inf": float("inf")},
+    {"tuple": (1, "2"), "nested": [{"x": (None,)}]},
+    {"keys": {"2": "a", "10": "b", "B": "c", "a": "d", "\u00e9": "e", "\U0001f600": "f"}},
+])
+def test_the_canonical_text_of_any_value_is_the_json_modules(value):
+    assert audit.canonical_json(value) == json_module_text(value)
+
+
+def test_a_lone_surrogate_is_refused_as_before():
+    with pytest.raises(UnicodeEncodeError):
+        audit.canonical_json({"actor": "bad \ud800 text"})
