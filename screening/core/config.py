@@ -107,12 +107,12 @@ def finalise(app) -> None:
 
 
 def _engine_options(url: str, cfg) -> dict:
-    from screening.core.database import json_text
+    from screening.core.database import json_text, json_value
 
+    json_options = {"json_serializer": json_text, "json_deserializer": json_value}
     if url.startswith("sqlite"):
-        return {"url": url, "json_serializer": json_text,
-                "connect_args": {"timeout": cfg["SQLITE_BUSY_TIMEOUT_MS"] / 1000}}
-    return {"url": url, "json_serializer": json_text, "pool_pre_ping": True}
+        return {"url": url, **json_options, "connect_args": {"timeout": cfg["SQLITE_BUSY_TIMEOUT_MS"] / 1000}}
+    return {"url": url, **json_options, "pool_pre_ping": True}
 
 
 def _instance_secret(instance_path: str) -> str:
