@@ -35,6 +35,7 @@ _REQUEST_FIELDS = ("request_id", "route", "user_id", "institution_id")
 _TASK_FIELDS = ("task", "task_id")
 CONTEXT_FIELDS = _REQUEST_FIELDS + _TASK_FIELDS
 ACCESS_FIELDS = ("method", "status", "duration_ms")
+_ENTRY_FIELDS = CONTEXT_FIELDS + ACCESS_FIELDS
 
 
 def request_id(incoming: str) -> str:
@@ -70,9 +71,11 @@ def _request_context() -> dict[str, Any]:
 
 
 def _task_context() -> dict[str, Any]:
-    if not current_task or not getattr(current_task.request, "id", None):
+    task = current_task._get_current_object()  # once: each use of the proxy looks the task up again
+    task_id = getattr(task.request, "id", None) if task is not None else None
+    if not task_id:
         return {}
-    return {"task": current_task.name, "task_id": current_task.request.id}
+    return {"task": task.name, "task_id": task_id}
 
 
 class ContextFilter(logging.Filter):
@@ -112,7 +115,7 @@ def _json_entry(created: float, level: str, logger: str, message: str, fields: d
         "logger": logger,
         "message": mask_secrets(message),
     }
-    for name in CONTEXT_FIELDS + ACCESS_FIELDS:
+    for name in _ENTRY_FIELDS:
         value = fields.get(name)
         if value is not None:
             entry[name] = value

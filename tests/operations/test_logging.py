@@ -218,3 +218,15 @@ def test_a_request_written_directly_carries_its_context(client, factory, product
     assert entry["request_id"] == "ctx-direct-0001" and entry["route"] == "auth.account"
     assert entry["user_id"] == user.id and entry["institution_id"] == institution.id
     assert entry["method"] == "GET" and entry["status"] == 200 and entry["duration_ms"] >= 0
+
+
+def test_a_line_logged_inside_a_task_names_the_task(app, captured):
+    celery = app.extensions["celery"]
+
+    @celery.task(name="tests.logging.inside")
+    def inside():
+        logging.getLogger("screening.tests").info("working")
+
+    result = inside.apply()
+    [entry] = [e for e in json_lines(captured) if e["message"] == "working"]
+    assert entry["task"] == "tests.logging.inside" and entry["task_id"] == result.id
