@@ -131,17 +131,24 @@ def merged_match(listings: list[dict[str, Any]]) -> dict[str, Any]:
     The band is the surest one found; risk level, topics and overlap are the most severe over the
     listings in that band, so the flag is as severe as its most severe listing.
     """
-    band = max((item["band"] for item in listings), key=BAND_ORDER.index)
-    in_band = [item for item in listings if item["band"] == band]
-    lead = max(
-        in_band, key=lambda m: (RISK_ORDER.index(m["risk_level"]), OVERLAP_ORDER.index(m["overlap"]), m["score"])
-    )
-    merged = dict(lead)
-    merged["risk_level"] = max((m["risk_level"] for m in in_band), key=RISK_ORDER.index)
-    merged["overlap"] = max((m["overlap"] for m in in_band), key=OVERLAP_ORDER.index)
-    merged["topics"] = sorted({t for m in in_band for t in m["topics"]})
-    merged["overlap_areas"] = sorted({a for m in in_band for a in m["overlap_areas"]})
-    merged["sources"] = list(dict.fromkeys(s for m in listings for s in m["sources"]))
+    if len(listings) == 1:  # the common case: nothing to choose or combine
+        lead = listings[0]
+        band, in_band = lead["band"], listings
+        merged = dict(lead)
+        merged["topics"] = sorted(set(lead["topics"]))
+        merged["sources"] = list(dict.fromkeys(lead["sources"]))
+    else:
+        band = max((item["band"] for item in listings), key=BAND_ORDER.index)
+        in_band = [item for item in listings if item["band"] == band]
+        lead = max(
+            in_band, key=lambda m: (RISK_ORDER.index(m["risk_level"]), OVERLAP_ORDER.index(m["overlap"]), m["score"])
+        )
+        merged = dict(lead)
+        merged["risk_level"] = max((m["risk_level"] for m in in_band), key=RISK_ORDER.index)
+        merged["overlap"] = max((m["overlap"] for m in in_band), key=OVERLAP_ORDER.index)
+        merged["topics"] = sorted({t for m in in_band for t in m["topics"]})
+        merged["overlap_areas"] = sorted({a for m in in_band for a in m["overlap_areas"]})
+        merged["sources"] = list(dict.fromkeys(s for m in listings for s in m["sources"]))
     merged["listings"] = [
         {
             key: m[key]
