@@ -35,6 +35,17 @@ while other suites ran; times are inflated by the profiler, the shares are what 
   `open_cases` 3.2 s, most of it its INSERT ... RETURNING, after which the cases went through
   COPY as well (their ids read back by proposal).
 
+- The round after (December 2026, SQLite at 3.0-3.1x once the faster rules engine shrank the
+  floor): timed per step over five imports, the web import spent beyond its floor's own work
+  (parsing, screening, inserting proposals and versions) on the search facets with their count and
+  FTS5 triggers (116-138 ms), the audit chain (88-106 ms for 4,500 events, of which hashing about
+  half), opening the cases (67-80 ms), loading each chunk (about 77 ms), the facet summaries (48-58
+  ms) and the status change (28-33 ms). Changed: the audit hash's canonical JSON is written by orjson
+  where it is byte-for-byte json's (85 -> 47 ms for 4,500 events); SQLite's bulk rows go through one
+  compiled INSERT with the column types' bind processors instead of SQLAlchemy's per-row parameter
+  handling; the status change is one UPDATE over a JSON array (20 -> 12 ms per 500 rows); JSON
+  columns are read by orjson where its values are json.loads' own. SQLite 3.0x -> 2.7-2.8x.
+
 Figures of this version: see docs/portfolio.md ("Test data and figures").
 
     .venv/bin/python bench/import_bench.py [--rounds 5] [--large 20000] [--only sqlite|postgresql] [--profile]
