@@ -13,6 +13,7 @@ from pathlib import Path
 
 import fastjsonschema
 import jsonschema
+import orjson
 import pycountry
 
 from rules.taxonomy import FORD_FIELDS, TECHNOLOGY_AREAS
@@ -37,6 +38,12 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Every character either pattern can match, context aside: one scan of this character class
 # finds the rare text that needs the two patterns above, which try a match at each position.
 _SUSPECT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+# The same scan over the proposal as orjson writes it, which is faster than collecting its strings:
+# orjson writes the control characters other than tab, newline and carriage return as \b, \f or
+# \u00XX escapes and every other character as itself. A backslash in the text may look like such an
+# escape; then the strings are walked one by one, as for any suspect.
+_SUSPECT_IN_JSON = re.compile(
+    "[\x7f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]|\\\\(?:[bf]|u00[01])")
 
 _FRIENDLY_PATTERNS = {
     "^[A-Z]{2}$": "must be an ISO 3166-1 alpha-2 country code in capitals, e.g. 'CN'",
@@ -117,11 +124,18 @@ def _collect_strings(value, out: list[str]) -> list[str]:
     return out
 
 
+def _may_hide_characters(proposal: dict) -> bool:
+    try:
+        return _SUSPECT_IN_JSON.search(orjson.dumps(proposal).decode()) is not None
+    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits: look at the strings themselves
+        return _SUSPECT.search("\n".join(_collect_strings(proposal, []))) is not None
+
+
 def _vocabulary_problems(proposal: dict) -> list[Problem]:
     problems = []
-    # One search over all strings joined by a newline (no suspect); the walk that names the
-    # fields runs only when a suspect character was found.
-    if _SUSPECT.search("\n".join(_collect_strings(proposal, []))):
+    # One search over the whole proposal; the walk that names the fields runs only when a suspect
+    # character was found.
+    if _may_hide_characters(proposal):
         for path, text in _walk_strings(proposal, []):
             if _CONTROL.search(text):
                 problems.append(Problem(json_path(path), "contains control characters"))

@@ -50,9 +50,6 @@ def create_app(config: dict | None = None) -> Flask:
     config_mod.check_production(app)
     if not config_mod.is_production(app):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    hops = int(app.config["TRUSTED_PROXY_HOPS"])
-    if hops:  # the client's address and scheme as the proxy saw them (throttling, logs, Secure redirects)
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     app.url_map.strict_slashes = True
     app.url_map.converters["int"] = DatabaseIdConverter
 
@@ -104,4 +101,8 @@ def create_app(config: dict | None = None) -> Flask:
     from screening import operations
 
     operations.init_app(app)  # health, metrics, logs, backup
+    hops = int(app.config["TRUSTED_PROXY_HOPS"])
+    if hops:  # the client's address and scheme as the proxy saw them (throttling, logs, Secure redirects),
+        # outermost, so that every middleware below it (the API's lean screening path) sees them too
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     return app

@@ -19,7 +19,8 @@ is handed on, and a token use counted here is not counted again (``support.RATE_
 
 The plain answer is the route's answer: the same body (``screen.answer_body``), the same headers
 (``security.api_answer_headers``), the same access-log line and request metrics
-(``screening.operations``). ``tests/web/test_api_lean_screen.py`` compares the two, answer for
+(``screening.operations`` registers them as ``app.extensions["record_answer"]``).
+``tests/web/test_api_lean_screen.py`` compares the two, answer for
 answer. Off with ``API_LEAN_SCREEN = False``, and never on without the token cache
 (``API_AUTH_CACHE_SECONDS`` 0, the default outside production).
 """
@@ -35,9 +36,7 @@ from flask import Flask
 from screening.accounts.models import ROLES
 from screening.api import support, token_cache, tokens
 from screening.api.screen import answer_body
-from screening.core.security import api_answer_headers
-from screening.operations import logs, metrics
-from screening.operations.setup import log_answer
+from screening.core.security import api_answer_headers, request_id_for
 
 PATH = "/api/v1/screen"
 ROUTE = "api.screen"  # the route's endpoint: the access log's and the metrics' label
@@ -99,13 +98,13 @@ class LeanScreen:
         except Exception:  # a ProposalError (422) or a fault (500, logged): the route answers it
             return None
         body = answer_body(result)
-        request_id = logs.request_id(environ.get("HTTP_X_REQUEST_ID", ""))
+        request_id = request_id_for(environ.get("HTTP_X_REQUEST_ID", ""))
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                    *api_answer_headers(config, request_id)]
-        duration = time.perf_counter() - started
-        metrics.count_answer(ROUTE, "POST", 200, duration)
-        log_answer(ROUTE, "POST", 200, duration, request_id=request_id, route=ROUTE,
-                   user_id=resolved.actor.user.id, institution_id=resolved.actor.institution_id)
+        record_answer = self.app.extensions.get("record_answer")  # metrics and access log (operations)
+        if record_answer is not None:
+            record_answer(ROUTE, "POST", 200, time.perf_counter() - started, request_id=request_id, route=ROUTE,
+                          user_id=resolved.actor.user.id, institution_id=resolved.actor.institution_id)
         return headers, body
 
 

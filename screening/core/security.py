@@ -2,7 +2,8 @@
 
 import hashlib
 import logging
-import uuid
+import os
+import re
 from urllib.parse import parse_qsl, urlsplit
 
 from flask import Flask, abort, current_app, g, render_template, request, url_for
@@ -36,6 +37,15 @@ def safe_next(target: str | None, default: str | None = None) -> str:
         return fallback
     return target
 
+
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,63}$")
+
+
+def request_id_for(incoming: str) -> str:
+    """The caller's ``X-Request-ID`` when it is a sane token (8-64 letters, digits, ``._:-``), else a new one."""
+    return incoming if _ACCEPTABLE_REQUEST_ID.match(incoming) else os.urandom(8).hex()
 
 
 def secret_digest(secret: str) -> str:
@@ -162,7 +172,7 @@ def answer_errors_under(app: Flask, prefix: str, answer) -> None:
 def init_app(app: Flask) -> None:
     @app.before_request
     def _start():
-        g.request_id = g.get("request_id") or uuid.uuid4().hex[:16]  # kept if set earlier (operations)
+        g.request_id = g.get("request_id") or request_id_for("")  # kept if set earlier (operations)
         _check_input()
 
     app.after_request(_headers)

@@ -8,7 +8,6 @@ Bearer and API tokens that slip into a message anyway are masked.
 """
 
 import logging
-import os
 import re
 import sys
 import time
@@ -23,8 +22,6 @@ from flask import Flask, g, has_request_context, request
 from screening.api.tokens import PREFIX as API_TOKEN_PREFIX
 
 LOG_FORMATS = ("json", "text")
-REQUEST_ID_HEADER = "X-Request-ID"
-_ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,63}$")
 _SECRETS = (
     (re.compile(r"(?i)\bbearer\s+\S+"), "Bearer [redacted]"),
     (re.compile(re.escape(API_TOKEN_PREFIX) + r"[A-Za-z0-9_-]+"), API_TOKEN_PREFIX + "[redacted]"),
@@ -36,11 +33,6 @@ _TASK_FIELDS = ("task", "task_id")
 CONTEXT_FIELDS = _REQUEST_FIELDS + _TASK_FIELDS
 ACCESS_FIELDS = ("method", "status", "duration_ms")
 _ENTRY_FIELDS = CONTEXT_FIELDS + ACCESS_FIELDS
-
-
-def request_id(incoming: str) -> str:
-    """The caller's ``X-Request-ID`` when it is a sane token (8-64 letters, digits, ``._:-``), else a new one."""
-    return incoming if _ACCEPTABLE_REQUEST_ID.match(incoming) else os.urandom(8).hex()
 
 
 def mask_secrets(text: str) -> str:

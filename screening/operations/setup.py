@@ -6,6 +6,7 @@ import time
 from flask import Flask, Response, g, request
 
 from screening.core.config import UnsafeConfiguration, is_production
+from screening.core.security import REQUEST_ID_HEADER, request_id_for
 from screening.operations import logs, metrics, views
 
 DEFAULTS = {
@@ -45,6 +46,7 @@ def install(app: Flask) -> None:
     metrics.init_app(app)
     app.before_request_funcs.setdefault(None, []).insert(0, _begin_request)  # before every other hook
     app.after_request(_finish_request)
+    app.extensions["record_answer"] = record_answer  # for answers made outside the request cycle
     app.register_blueprint(views.bp)
 
     from screening.operations.commands import backup_cli
@@ -54,7 +56,7 @@ def install(app: Flask) -> None:
 
 def _begin_request() -> None:
     g.request_started = time.perf_counter()
-    g.request_id = logs.request_id(request.headers.get(logs.REQUEST_ID_HEADER, ""))
+    g.request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER, ""))
 
 
 def _finish_request(response: Response) -> Response:
@@ -64,9 +66,16 @@ def _finish_request(response: Response) -> Response:
     return response
 
 
+def record_answer(endpoint: str, method: str, status: int, duration: float, **context) -> None:
+    """The request metrics and the access-log line of an answer made without Flask's request cycle
+    (:mod:`screening.api.lean_screen`); ``context``: the logging context fields."""
+    metrics.count_answer(endpoint, method, status, duration)
+    log_answer(endpoint, method, status, duration, **context)
+
+
 def log_answer(endpoint: str, method: str, status: int, duration: float, **context) -> None:
     """The access log's line for one answer. ``context``: the logging context fields (request_id,
-    route, user_id, ...) where no request context supplies them (:mod:`screening.api.lean_screen`)."""
+    route, user_id, ...) where no request context supplies them."""
     level = logging.DEBUG if endpoint in QUIET_ROUTES else logging.INFO
     logs.log_line(access_log, level, "request", {**context, "method": method, "status": status,
                                                  "duration_ms": round(duration * 1000, 1)})

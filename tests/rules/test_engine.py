@@ -274,3 +274,29 @@ def test_a_proposal_must_be_an_object(screener):
 def test_zero_width_joiners_between_non_latin_letters_are_spelling_not_hiding(screener, name):
     result = screener.screen(proposal(partners=[{"name": name, "country": "CN"}]))
     assert result["tier"] in TIERS
+
+
+SUSPECT_CHARACTERS = [chr(c) for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, *range(0x200B, 0x2010),
+                                        *range(0x202A, 0x202F), *range(0x2060, 0x206A), 0xFEFF]]
+PLACES = {
+    "title": lambda text: {"title": f"Coastal {text} modelling"},
+    "partners[0].name": lambda text: {"partners": [{"name": f"Harbin{text}Institute", "country": "CN"}]},
+    "keywords[1]": lambda text: {"keywords": ["ocean", f"tide{text}s"]},
+    "data_transfers[0].description": lambda text: {"data_transfers": [
+        {"direction": "outbound", "country": "CN", "categories": ["research_data"], "description": f"a{text}b"}]},
+}
+
+
+@pytest.mark.parametrize("path", list(PLACES))
+def test_every_hiding_or_control_character_is_refused_wherever_it_stands(screener, path):
+    for character in SUSPECT_CHARACTERS:
+        if character in "\u200c\u200d":  # joiners: refused next to Latin letters only (next test)
+            continue
+        with pytest.raises(ProposalError) as caught:
+            screener.screen(proposal(**PLACES[path](character)))
+        assert caught.value.path == path, repr(character)
+
+
+@pytest.mark.parametrize("text", ["back\\slash", "C:\\bin\\f", "\\u0001 as text", "\\\\b", "tab\tand\nnewline\r"])
+def test_backslashes_tabs_and_newlines_are_ordinary_text(screener, text):
+    assert screener.screen(proposal(title=f"Title {text}"))["tier"] in TIERS
