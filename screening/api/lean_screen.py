@@ -88,9 +88,11 @@ class LeanScreen:
             proposal = orjson.loads(body)
         except orjson.JSONDecodeError:
             return None
-        token_id = resolved.token.id
         screener = self.app.extensions.get("screener")  # built by the route's first screening
-        if screener is None or support.over_rate_limit(token_id, self.app):
+        if screener is None:
+            return None
+        token_id = resolved.token.id
+        if support.over_rate_limit(token_id, self.app):
             return None  # the route counts this use too, finds the limit exceeded and answers 429
         environ[support.RATE_COUNTED] = token_id
         try:
