@@ -63,9 +63,12 @@ The round after (December 2026, quiet machine) therefore left Flask's cycle out 
   No app context is pushed (5 us); request ids come from ``os.urandom`` (2.5 -> 0.6 us); a lease
   holds up to 64 calls of a high per-token limit instead of 16 (a Redis call every 64th request).
 - Ratio, three rounds each: 0.36 before; 0.50 with the lean path; 0.56 without the app context and
-  with larger leases; 0.62, 0.60, 0.60 with the direct log line (worker CPU 0.47-0.55 ms against
-  the floor's 0.28-0.32). Under gunicorn the screening is now 35 % of ``/screen``'s worker time,
-  gunicorn's parsing and writing about 30 %, the log line 6 %, the JSON answer 5 %.
+  with larger leases; with the direct log line 0.62, 0.60, 0.60, 0.61, 0.59, 0.60, 0.57 in seven
+  runs (worker CPU 0.41-0.55 ms against the floor's 0.24-0.32). Under gunicorn the screening is now
+  35 % of ``/screen``'s worker time, gunicorn's parsing and writing about 30 %, the log line 6 %,
+  the JSON answer 5 %. In-process, the lean path besides the screening costs about what the
+  floor's whole Flask request does, so the ratio now follows the engine: it would need about a
+  quarter less time per varied proposal (0.1 ms in a tight loop) to hold 0.65.
 
     .venv/bin/python bench/api_bench.py [--rounds 3] [--seconds 4] [--connections 16]
 
