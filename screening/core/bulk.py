@@ -34,7 +34,6 @@ def insert_rows(session: Session, model, rows: Sequence[dict[str, Any]]) -> None
                             for n, j in zip(names, as_json, strict=True)])
 
 
-
 def _executemany(session: Session, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
     """One compiled INSERT, executed by the driver for all rows. Each value goes through its column
     type's bind processor, as SQLAlchemy would do, without SQLAlchemy's handling of a parameter dict

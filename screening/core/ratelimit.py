@@ -115,12 +115,6 @@ class RateLimiter:
         app.extensions["ratelimit_store"] = MemoryStore() if url.startswith("memory") else RedisStore(url)
         app.extensions["ratelimit_leases"] = Leases()
 
-    @property
-    def store(self):
-        from flask import current_app
-
-        return current_app.extensions["ratelimit_store"]
-
     def exceeded(self, key: str, limit: tuple[int, int], leased: bool = False, app=None) -> bool:
         """Record one attempt under ``key``; True when over ``limit`` = (attempts, seconds).
 

@@ -38,7 +38,6 @@ def safe_next(target: str | None, default: str | None = None) -> str:
     return target
 
 
-
 REQUEST_ID_HEADER = "X-Request-ID"
 _ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,63}$")
 
@@ -53,6 +52,7 @@ def secret_digest(secret: str) -> str:
     invitation links, sign-in states. A lone surrogate (from a URL or a header) hashes instead of
     raising, and then simply matches nothing."""
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
 
 def _bad_request(message: str):
     abort(400, description=message)

@@ -139,6 +139,7 @@ def count_answer(route: str, method: str, status: int, duration: float) -> None:
     requests.inc()
     durations.observe(duration)
 
+
 # ---------------------------------------------------------------- outbox handlers and Celery tasks
 
 
