@@ -121,19 +121,6 @@ class _Source:
         return self.namespace["generated"]
 
 
-def fact_reader(paths: Sequence[str]) -> Callable[[Facts], tuple]:
-    """A function giving the facts at several dotted paths as a tuple."""
-    source = _Source()
-    return source.function(f"({''.join(source.read_ahead(path) + ', ' for path in paths)})")
-
-
-def fact_dict_reader(paths: Mapping[Any, str]) -> Callable[[Facts], dict[Any, Any]]:
-    """A function giving a dict of the facts at dotted paths, under the names the paths are mapped from."""
-    source = _Source()
-    items = [f"{source.constant(name)}: {source.read_ahead(path)}" for name, path in paths.items()]
-    return source.function(f"{{{', '.join(items)}}}")
-
-
 def text_builder(
     literals: Sequence[str], paths: Sequence[str], to_text: Callable[[Any], str]
 ) -> Callable[[Facts], str]:
@@ -143,12 +130,64 @@ def text_builder(
     they are; other facts pass through ``to_text``.
     """
     source = _Source()
-    to_text_name = source.constant(to_text)
+    return source.function(_text(source, literals, paths, source.constant(to_text)))
+
+
+def _text(source: _Source, literals: Sequence[str], paths: Sequence[str], to_text_name: str) -> str:
     parts = [source.constant(literals[0])]
     for path, literal in zip(paths, literals[1:], strict=True):
         local = source.read_ahead(path)
         parts += [f"({local} if type({local}) is str else {to_text_name}({local}))", source.constant(literal)]
-    return source.function(f"''.join(({''.join(part + ', ' for part in parts)}))")
+    return f"''.join(({''.join(part + ', ' for part in parts)}))"
+
+
+def flag_builder(
+    head: Mapping[str, Any],
+    severity: Callable[[Facts], str],
+    texts: Mapping[str, tuple[Sequence[str], Sequence[str]]],
+    to_text: Callable[[Any], str],
+    evidence: Mapping[str, str],
+    sources: Sequence[str],
+    cite: Sequence[str],
+    mitigations: Sequence[str],
+) -> Callable[[Facts], dict[str, Any]]:
+    """One function building a rule's flag from the facts, as a dict with, in this order:
+
+    - ``head``'s items as they are (the rule's id and category);
+    - "severity", what ``severity`` gives for the facts;
+    - each of ``texts``: its literals joined with the facts at its paths (see :func:`text_builder`);
+    - "evidence": each name of ``evidence`` with the fact at its path;
+    - "sources": ``sources``, then every source held by the facts at the ``cite`` paths, each once;
+    - "mitigations": ``mitigations``.
+
+    A flag names many facts under a few prefixes (``item.match``): in one function, each prefix is
+    read once for the texts, the evidence and the sources together.
+    """
+    source = _Source()
+    items = [f"{source.constant(key)}: {source.constant(value)}" for key, value in head.items()]
+    items.append(f"'severity': {source.constant(severity)}(facts)")
+    to_text_name = source.constant(to_text)
+    items += [f"{source.constant(key)}: {_text(source, literals, paths, to_text_name)}"
+              for key, (literals, paths) in texts.items()]
+    named = [f"{source.constant(name)}: {source.read_ahead(path)}" for name, path in evidence.items()]
+    items.append(f"'evidence': {{{', '.join(named)}}}")
+    if cite:
+        cited = "".join(source.read_ahead(path) + ", " for path in cite)
+        items.append(f"'sources': {source.constant(_cited)}({source.constant(tuple(sources))}, ({cited}))")
+    else:
+        items.append(f"'sources': list({source.constant(tuple(sources))})")
+    items.append(f"'mitigations': list({source.constant(tuple(mitigations))})")
+    return source.function(f"{{{', '.join(items)}}}")
+
+
+def _cited(sources: tuple[str, ...], values: tuple) -> list[str]:
+    """The rule's sources, then each source in ``values`` (a source, or a list of them) not yet named."""
+    cited = list(sources)
+    for value in values:
+        for item in value if isinstance(value, list | tuple) else (value,):
+            if item and item not in cited:
+                cited.append(item)
+    return cited
 
 
 def compile_condition(spec: Any, named_sets: Mapping[str, Any], where: str) -> Predicate:

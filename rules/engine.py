@@ -1,5 +1,6 @@
 """The screener: a validated proposal in, an explained screening result out."""
 
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,21 @@ from rules.ruleset import (
     tier_for_severity,
 )
 from rules.validation import validate_proposal
+
+_last_second: tuple[int, str] = (0, "")
+
+
+def _current_second() -> str:
+    """The time now in ISO 8601 to the second, UTC: written once a second, as each of thousands of
+    screenings a second would otherwise format the same text again."""
+    global _last_second
+    second = int(time.time())
+    last = _last_second  # one tuple, read once and replaced whole, so threads need no lock
+    if last[0] == second:
+        return last[1]
+    text = datetime.fromtimestamp(second, UTC).isoformat(timespec="seconds")
+    _last_second = (second, text)
+    return text
 
 
 class Screener:
@@ -64,8 +80,13 @@ class Screener:
         flags.sort(key=lambda f: -SEVERITY_RANKS[f["severity"]])
         tier = tier_for_severity(flags[0]["severity"]) if flags else "low"
         raised_by = []
+        most_severe: dict[str, int] = {}
+        for flag in flags:
+            rank = SEVERITY_RANKS[flag["severity"]]
+            if rank > most_severe.get(flag["category"], -1):
+                most_severe[flag["category"]] = rank
         for combination in self.ruleset.combinations:
-            if TIERS.index(combination.raise_to) > TIERS.index(tier) and combination.applies(flags):
+            if TIERS.index(combination.raise_to) > TIERS.index(tier) and combination.applies(most_severe):
                 tier = combination.raise_to
                 raised_by.append(
                     {
@@ -87,7 +108,7 @@ class Screener:
             ruleset_hash=self.ruleset.hash,
             lists=[dict(summary) for summary in self.list_summaries],
             language=language,
-            screened_at=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
+            screened_at=now.isoformat(timespec="seconds") if now else _current_second(),
         )
         return result
 

@@ -16,20 +16,19 @@ SENSITIVE_PERSONAL_CATEGORIES = frozenset({"sensitive_personal", "health", "huma
 
 def project_facts(proposal: Mapping[str, Any], concern_countries: frozenset[str]) -> dict[str, Any]:
     fields = list(proposal["research_fields"])
-    declared = sorted(set(proposal.get("technology_areas", ())))
+    declared = set(proposal.get("technology_areas", ()))
     text = " ".join([proposal["title"], proposal.get("abstract", ""), *proposal.get("keywords", ())])
     keyword_areas = keyword_hints().find(text)
-    areas = sorted(set(declared) | set(keyword_areas))
     partner_countries = sorted({p["country"] for p in proposal["partners"]})
     return {
         "fields": fields,
-        "field_groups": sorted({code.split(".")[0] for code in fields}),
+        "field_groups": sorted({code.split(".", 1)[0] for code in fields}),
         "welcome_only": all(is_welcome_field(code) for code in fields),
-        "declared_areas": declared,
+        "declared_areas": sorted(declared),
         "keyword_areas": keyword_areas,
-        "keyword_phrases": sorted({w for words in keyword_areas.values() for w in words}),
-        "undeclared_areas": sorted(set(keyword_areas) - set(declared)),
-        "areas": areas,
+        "keyword_phrases": sorted({w for words in keyword_areas.values() for w in words}) if keyword_areas else [],
+        "undeclared_areas": sorted(keyword_areas.keys() - declared) if keyword_areas else [],
+        "areas": sorted(declared.union(keyword_areas)),
         "field_areas": sorted({a for code in fields for a in FORD_AREAS.get(code, ())}),
         "partner_countries": partner_countries,
         "concern_countries": sorted(set(partner_countries) & concern_countries),
@@ -86,16 +85,17 @@ METHOD_TEXT = {
 }
 
 
-def match_facts(match: PartnerMatch, project: Mapping[str, Any]) -> dict[str, Any]:
+def match_facts(match: PartnerMatch, project_areas: frozenset[str], relevant_areas: frozenset[str]) -> dict[str, Any]:
     """One listing that matched, with how the partner's defence research relates to this project.
 
-    ``overlap`` is "overlap" when the project touches the entry's topics (or the entry has no
-    known topics and the project is sensitive), "sensitive" when the project is sensitive in
-    other areas, and "none" otherwise: the context that decides a listed partner's severity.
+    ``project_areas`` are the project's sensitive technology areas, ``relevant_areas`` those with
+    the areas its research fields imply. ``overlap`` is "overlap" when the project touches the
+    entry's topics (or the entry has no known topics and the project is sensitive), "sensitive"
+    when the project is sensitive in other areas, and "none" otherwise: the context that decides a
+    listed partner's severity.
     """
     entry = match.entry
-    project_areas = set(project["areas"])
-    overlap_areas = sorted(set(entry.topics) & (project_areas | set(project["field_areas"])))
+    overlap_areas = sorted(relevant_areas.intersection(entry.topics))
     if overlap_areas or (project_areas and not entry.topics):
         overlap = "overlap"
     elif project_areas:
@@ -125,18 +125,39 @@ def match_facts(match: PartnerMatch, project: Mapping[str, Any]) -> dict[str, An
     }
 
 
+def _listing(m: Mapping[str, Any]) -> dict[str, Any]:
+    """What a merged finding keeps of each listing, as evidence."""
+    return {
+        "list": m["list"],
+        "list_version": m["list_version"],
+        "name": m["name"],
+        "entry_id": m["entry_id"],
+        "matched_name": m["matched_name"],
+        "method": m["method"],
+        "score": m["score"],
+        "band": m["band"],
+        "risk_level": m["risk_level"],
+        "category": m["category"],
+        "unit": m["unit"],
+        "unit_kind": m["unit_kind"],
+        "sources": m["sources"],
+    }
+
+
 def merged_match(listings: list[dict[str, Any]]) -> dict[str, Any]:
-    """One partner's listings as one finding: the most severe listing leads, every listing is evidence.
+    """One partner's listings (from :func:`match_facts`) as one finding: the most severe listing
+    leads, every listing is evidence.
 
     The band is the surest one found; risk level, topics and overlap are the most severe over the
-    listings in that band, so the flag is as severe as its most severe listing.
+    listings in that band, so the flag is as severe as its most severe listing. The lead listing's
+    dict becomes the finding: the dicts are made for this merge alone.
     """
+    evidence = [_listing(m) for m in listings]
     if len(listings) == 1:  # the common case: nothing to choose or combine
-        lead = listings[0]
-        band, in_band = lead["band"], listings
-        merged = dict(lead)
+        lead = merged = listings[0]
         merged["topics"] = sorted(set(lead["topics"]))
         merged["sources"] = list(dict.fromkeys(lead["sources"]))
+        listed_on, list_count = f"{lead['list']} {lead['list_version']}: {lead['name']} ({lead['risk_level']})", 1
     else:
         band = max((item["band"] for item in listings), key=BAND_ORDER.index)
         in_band = [item for item in listings if item["band"] == band]
@@ -149,31 +170,11 @@ def merged_match(listings: list[dict[str, Any]]) -> dict[str, Any]:
         merged["topics"] = sorted({t for m in in_band for t in m["topics"]})
         merged["overlap_areas"] = sorted({a for m in in_band for a in m["overlap_areas"]})
         merged["sources"] = list(dict.fromkeys(s for m in listings for s in m["sources"]))
-    merged["listings"] = [
-        {
-            key: m[key]
-            for key in (
-                "list",
-                "list_version",
-                "name",
-                "entry_id",
-                "matched_name",
-                "method",
-                "score",
-                "band",
-                "risk_level",
-                "category",
-                "unit",
-                "unit_kind",
-                "sources",
-            )
-        }
-        for m in listings
-    ]
-    merged["listed_on"] = "; ".join(
-        f"{m['list']} {m['list_version']}: {m['name']} ({m['risk_level']})" for m in listings if m["band"] == band
-    )
-    merged["list_count"] = len({m["list"] for m in in_band})
+        listed_on = "; ".join(f"{m['list']} {m['list_version']}: {m['name']} ({m['risk_level']})" for m in in_band)
+        list_count = len({m["list"] for m in in_band})
+    merged["listings"] = evidence
+    merged["listed_on"] = listed_on
+    merged["list_count"] = list_count
     merged["how"] = dict(zip(("en", "de"), METHOD_TEXT.get(lead["method"], (lead["method"],) * 2), strict=True))
     merged["relation"] = _relation(lead)
     return merged
@@ -195,8 +196,10 @@ def _relation(lead: Mapping[str, Any]) -> dict[str, str]:
     return {"en": "", "de": ""}
 
 
-def grouped_matches(matches: list[PartnerMatch], project: Mapping[str, Any]) -> dict[str, Any] | None:
-    return merged_match([match_facts(m, project) for m in matches]) if matches else None
+def grouped_matches(
+    matches: list[PartnerMatch], project_areas: frozenset[str], relevant_areas: frozenset[str]
+) -> dict[str, Any] | None:
+    return merged_match([match_facts(m, project_areas, relevant_areas) for m in matches]) if matches else None
 
 
 def funding_facts(index: int, funding: Mapping[str, Any]) -> dict[str, Any]:
@@ -242,17 +245,21 @@ def build_facts(
     proposal: Mapping[str, Any], matcher: PartnerMatcher, concern_countries: frozenset[str]
 ) -> dict[str, Any]:
     project = project_facts(proposal, concern_countries)
+    project_areas = frozenset(project["areas"])
+    relevant_areas = project_areas.union(project["field_areas"])
     partners = [partner_facts(i, p) for i, p in enumerate(proposal["partners"])]
     # One finding per partner (and per funder), however many lists name it.
     partner_matches = []
     for partner in partners:
-        merged = grouped_matches(matcher.match(partner["name"], partner["country"], partner["name_local"]), project)
+        merged = grouped_matches(
+            matcher.match(partner["name"], partner["country"], partner["name_local"]), project_areas, relevant_areas
+        )
         if merged is not None:
             partner_matches.append({"partner": partner, "match": merged})
     funding = [funding_facts(i, f) for i, f in enumerate(proposal.get("funding", ()))]
     funder_matches = []
     for item in funding:
-        merged = grouped_matches(matcher.match(item["source"], item["country"]), project)
+        merged = grouped_matches(matcher.match(item["source"], item["country"]), project_areas, relevant_areas)
         if merged is not None:
             funder_matches.append({"funding": item, "match": merged})
     project["listed_partner_count"] = len({m["partner"]["index"] for m in partner_matches})

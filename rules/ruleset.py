@@ -21,8 +21,7 @@ from rules.conditions import (
     RuleSyntaxError,
     compile_cases,
     compile_condition,
-    fact_dict_reader,
-    fact_reader,
+    flag_builder,
     text_builder,
 )
 
@@ -69,8 +68,9 @@ class Template:
     def __init__(self, text: str):
         self.text = text
         pieces = self._PLACEHOLDER.split(text)
+        self.pieces = (pieces[0::2], pieces[1::2])  # the literals, and the fact paths between them
         # One generated function per template: joining the pieces costs a fifth of a str.format call.
-        self.render: Callable[[Facts], str] = text_builder(pieces[0::2], pieces[1::2], format_fact)
+        self.render: Callable[[Facts], str] = text_builder(*self.pieces, format_fact)
 
 
 def format_fact(value: Any) -> str:
@@ -102,34 +102,20 @@ class Rule:
     severity: Callable[[Facts], str]  # the level of the first severity case that applies
     title: Mapping[str, Template]
     explanation: Mapping[str, Template]
-    read_evidence: Callable[[Facts], dict[str, Any]]  # evidence name -> the fact it names
+    evidence: Mapping[str, str]  # evidence name -> the path of the fact it names
     sources: tuple[str, ...]
-    read_cited: Callable[[Facts], tuple]  # facts holding sources of this very case, e.g. a list entry's
+    cite: tuple[str, ...]  # paths of facts holding sources of this very case, e.g. a list entry's
     mitigations: Mapping[str, tuple[str, ...]]
+    build_flag: Mapping[str, Callable[[Facts], dict[str, Any]]]  # language -> see flag()
     tests: Mapping[str, list]
     spec: Mapping[str, Any] = field(repr=False)
     file: str = ""
 
-    def sources_for(self, facts: Facts) -> list[str]:
-        cited = [*self.sources]
-        for value in self.read_cited(facts):
-            for source in value if isinstance(value, list | tuple) else [value]:
-                if source and source not in cited:
-                    cited.append(source)
-        return cited
-
     def flag(self, facts: Facts, language: str) -> dict[str, Any]:
-        """The flag this rule raises for the facts (or one for_each item's scope) it applies to."""
-        return {
-            "rule": self.id,
-            "category": self.category,
-            "severity": self.severity(facts),
-            "title": self.title[language].render(facts),
-            "explanation": self.explanation[language].render(facts),
-            "evidence": self.read_evidence(facts),
-            "sources": self.sources_for(facts),
-            "mitigations": list(self.mitigations[language]),
-        }
+        """The flag this rule raises for the facts (or one for_each item's scope) it applies to:
+        rule, category, severity, title, explanation, evidence, sources (the rule's, then those
+        the facts at its ``cite`` paths hold) and mitigations."""
+        return self.build_flag[language](facts)
 
 
 @dataclass(frozen=True)
@@ -142,11 +128,9 @@ class Combination:
     explanation: Mapping[str, str]
     sources: tuple[str, ...]
 
-    def applies(self, flags: list[dict]) -> bool:
-        return all(
-            any(f["category"] == cat and severity_rank(f["severity"]) >= severity_rank(floor) for f in flags)
-            for cat, floor in self.requires
-        )
+    def applies(self, most_severe: Mapping[str, int]) -> bool:
+        """``most_severe``: category -> the highest severity rank among the flags of that category."""
+        return all(most_severe.get(cat, -1) >= SEVERITY_RANKS[floor] for cat, floor in self.requires)
 
 
 @dataclass(frozen=True)
@@ -221,20 +205,40 @@ def compile_rule(spec: Mapping[str, Any], sets: Mapping[str, Any], file: str) ->
     tests = spec.get("tests")
     if not isinstance(tests, Mapping) or not tests.get("allow") or not tests.get("deny"):
         raise RuleSyntaxError(f"{where}: needs tests with at least one 'allow' and one 'deny' case")
+    severity = _compile_severity(spec.get("severity"), sets, f"{where}.severity")
+    title = {lang: Template(t) for lang, t in _localised(spec.get("title"), f"{where}: title").items()}
+    explanation = {
+        lang: Template(t) for lang, t in _localised(spec.get("explanation"), f"{where}: explanation").items()
+    }
+    evidence_paths = {name: str(path) for name, path in evidence.items()}
+    cite = tuple(str(path) for path in spec.get("cite") or ())
+    mitigation_texts = {lang: tuple(items or ()) for lang, items in mitigations.items()}
+    build_flag = {
+        lang: flag_builder(
+            {"rule": str(rule_id), "category": spec["category"]},
+            severity,
+            {"title": title[lang].pieces, "explanation": explanation[lang].pieces},
+            format_fact,
+            evidence_paths,
+            tuple(sources),
+            cite,
+            mitigation_texts[lang],
+        )
+        for lang in LANGUAGES
+    }
     return Rule(
         id=str(rule_id),
         category=spec["category"],
         for_each=for_each,
         when=compile_condition(spec.get("when"), sets, f"{where}.when"),
-        severity=_compile_severity(spec.get("severity"), sets, f"{where}.severity"),
-        title={lang: Template(t) for lang, t in _localised(spec.get("title"), f"{where}: title").items()},
-        explanation={
-            lang: Template(t) for lang, t in _localised(spec.get("explanation"), f"{where}: explanation").items()
-        },
-        read_evidence=fact_dict_reader({name: str(path) for name, path in evidence.items()}),
+        severity=severity,
+        title=title,
+        explanation=explanation,
+        evidence=evidence_paths,
         sources=tuple(sources),
-        read_cited=fact_reader([str(path) for path in spec.get("cite") or ()]),
-        mitigations={lang: tuple(items or ()) for lang, items in mitigations.items()},
+        cite=cite,
+        mitigations=mitigation_texts,
+        build_flag=build_flag,
         tests=dict(tests),
         spec=dict(spec),
         file=file,

@@ -79,14 +79,16 @@ class KeywordHints:
         """Area -> sorted phrases (as written in the text, lower-cased) found in ``text``."""
         tokens = _WORD.findall(text.lower())
         found: dict[str, set[str]] = {}
+        by_first_word, by_stem_start, key_length = self.by_first_word, self.by_stem_start, self.stem_key_length
         for start, token in enumerate(tokens):
-            for candidates in (self.by_first_word.get(token), self.by_stem_start.get(token[: self.stem_key_length])):
-                for phrase in candidates or ():
-                    if phrase.matches_at(tokens, start):
-                        words = " ".join(tokens[start : start + len(phrase.words)])
-                        for area in phrase.areas:
-                            found.setdefault(area, set()).add(words)
-        return {area: sorted(words) for area, words in sorted(found.items())}
+            # Most words start no phrase: two lookups, and nothing else, for them.
+            candidates = by_first_word.get(token, ()) + by_stem_start.get(token[:key_length], ())
+            for phrase in candidates:
+                if phrase.matches_at(tokens, start):
+                    words = " ".join(tokens[start : start + len(phrase.words)])
+                    for area in phrase.areas:
+                        found.setdefault(area, set()).add(words)
+        return {area: sorted(words) for area, words in sorted(found.items())} if found else {}
 
 
 @cache

@@ -78,10 +78,12 @@ class ContextFilter(logging.Filter):
         return True
 
 
-def _add_context(fields: dict[str, Any]) -> None:
+def _add_context(fields: dict[str, Any], task_context: bool = True) -> None:
     """Fill in the context fields ``fields`` lacks; each source is asked only for missing ones (an
-    access line brings the request's own)."""
+    access line brings the request's own). ``task_context`` False: no task is running here."""
     for names, source in ((_REQUEST_FIELDS, _request_context), (_TASK_FIELDS, _task_context)):
+        if source is _task_context and not task_context:
+            continue
         missing = [name for name in names if fields.get(name) is None]
         if missing:
             context = source()
@@ -114,8 +116,11 @@ def _json_entry(created: float, level: str, logger: str, message: str, fields: d
     return entry
 
 
-def log_line(logger: logging.Logger, level: int, message: str, fields: dict[str, Any]) -> None:
+def log_line(
+    logger: logging.Logger, level: int, message: str, fields: dict[str, Any], *, task_context: bool = True
+) -> None:
     """``logger.log(level, message, extra=fields)``, for the access log's line of every request.
+    ``task_context`` False says that no task runs where the line is written, so none is looked up.
 
     Under the configuration :func:`configure_logging` installs in production (one JSON handler on
     the root logger, no other handler or filter on the way) the line is written straight to that
@@ -131,7 +136,7 @@ def log_line(logger: logging.Logger, level: int, message: str, fields: dict[str,
         logger.log(level, message, extra=fields)
         return
     values = dict(fields)
-    _add_context(values)
+    _add_context(values, task_context)
     entry = _json_entry(time.time(), logging.getLevelName(level), logger.name, message, values)
     line = orjson.dumps(entry, default=str).decode() + handler.terminator
     with handler.lock:

@@ -77,5 +77,7 @@ def log_answer(endpoint: str, method: str, status: int, duration: float, **conte
     """The access log's line for one answer. ``context``: the logging context fields (request_id,
     route, user_id, ...) where no request context supplies them."""
     level = logging.DEBUG if endpoint in QUIET_ROUTES else logging.INFO
+    # An answer is written by the request's thread after its view, and so after any task the view
+    # ran in-process (eager mode) has finished: no task context to look up.
     logs.log_line(access_log, level, "request", {**context, "method": method, "status": status,
-                                                 "duration_ms": round(duration * 1000, 1)})
+                                                 "duration_ms": round(duration * 1000, 1)}, task_context=False)

@@ -13,6 +13,7 @@ import pytest
 from screening import create_app
 from screening.api import tokens
 from screening.core.extensions import db
+from screening.operations import logs
 from screening.operations.logs import (
     ContextFilter,
     JsonFormatter,
@@ -22,6 +23,7 @@ from screening.operations.logs import (
     make_handler,
     mask_secrets,
 )
+from screening.operations.setup import log_answer
 from tests.web.conftest import base_config
 from tests.web.helpers import PASSWORD, form_post_data
 
@@ -230,3 +232,19 @@ def test_a_line_logged_inside_a_task_names_the_task(app, captured):
     result = inside.apply()
     [entry] = [e for e in json_lines(captured) if e["message"] == "working"]
     assert entry["task"] == "tests.logging.inside" and entry["task_id"] == result.id
+
+
+def test_an_answers_line_does_not_look_for_a_task(client, factory, production_logging, monkeypatch):
+    """The answer's line is written after the view, so after any task it ran in-process: asking
+    Celery for the current task on every request would cost time for nothing."""
+
+    def no_task_here():
+        raise AssertionError("the access line asked for a task")
+
+    monkeypatch.setattr(logs, "_task_context", no_task_here)
+    with production_logging.on():
+        client.get("/no-such-page")
+        log_answer("api.screen", "POST", 200, 0.001, request_id="no-task-0001", route="api.screen")
+    entries = [json.loads(line) for line in production_logging.stream.getvalue().splitlines()]
+    assert [e["message"] for e in entries] == ["request", "request"]
+    assert "task" not in entries[1] and entries[1]["request_id"] == "no-task-0001"

@@ -1,11 +1,11 @@
-"""Compiled conditions, fact readers and templates: what rule data means once it is compiled."""
+"""Compiled conditions, flag builders and templates: what rule data means once it is compiled."""
 
 import re
 
 import pytest
 
 from rules import RuleSyntaxError
-from rules.conditions import compile_cases, compile_condition, fact_dict_reader, fact_reader
+from rules.conditions import compile_cases, compile_condition, flag_builder
 from rules.ruleset import Template
 
 SETS = {"concern": ("CN", "RU"), "funders": ("China Scholarship Council",)}
@@ -61,23 +61,79 @@ def test_all_any_and_not_combine_conditions_and_no_condition_always_holds():
     assert holds(None) is True
 
 
+def build_flag(evidence=None, cite=(), title=("Partner ", "{item.country}", "."), facts=FACTS) -> dict:
+    """The flag of a rule with this evidence, cite paths and title (literals and ``{paths}`` in turn)."""
+    literals = [piece for piece in title if not piece.startswith("{")]
+    paths = [piece.strip("{}") for piece in title if piece.startswith("{")]
+    build = flag_builder(
+        {"rule": "PARTNER-TEST", "category": "partner"},
+        lambda facts: "high",
+        {"title": (literals, paths), "explanation": (["Always the same."], [])},
+        lambda value: f"<{value}>",
+        evidence or {},
+        ("https://example.org/rule-source",),
+        cite,
+        ("Ask the export-control officer.",),
+    )
+    return build(facts)
+
+
+def test_a_flag_holds_its_parts_in_the_contract_order():
+    flag = build_flag(evidence={"partner_country": "item.country"})
+    assert list(flag) == ["rule", "category", "severity", "title", "explanation", "evidence", "sources", "mitigations"]
+    assert flag == {
+        "rule": "PARTNER-TEST",
+        "category": "partner",
+        "severity": "high",
+        "title": "Partner CN.",
+        "explanation": "Always the same.",
+        "evidence": {"partner_country": "CN"},
+        "sources": ["https://example.org/rule-source"],
+        "mitigations": ["Ask the export-control officer."],
+    }
+
+
 def test_a_missing_step_or_one_through_a_non_mapping_reads_as_none():
-    read = fact_reader(["item.country", "item.country.code", "nothing.at.all", "project.fields", "item"])
-    assert read(FACTS) == ("CN", None, None, ["1.2"], FACTS["item"])
-    assert fact_reader([])(FACTS) == ()
+    paths = ["item.country", "item.country.code", "nothing.at.all", "project.fields", "item"]
+    evidence = build_flag(evidence={str(i): path for i, path in enumerate(paths)})["evidence"]
+    assert list(evidence.values()) == ["CN", None, None, ["1.2"], FACTS["item"]]
 
 
 def test_evidence_names_map_to_the_facts_they_name_in_their_order():
-    read = fact_dict_reader({"partner_country": "item.country", "areas": "project.areas", "gone": "item.gone"})
-    evidence = read(FACTS)
-    assert evidence == {"partner_country": "CN", "areas": ["ai", "quantum"], "gone": None}
-    assert list(evidence) == ["partner_country", "areas", "gone"]
+    evidence = build_flag(evidence={"partner_country": "item.country", "areas": "project.areas", "gone": "item.gone"})
+    assert evidence["evidence"] == {"partner_country": "CN", "areas": ["ai", "quantum"], "gone": None}
+    assert list(evidence["evidence"]) == ["partner_country", "areas", "gone"]
+
+
+def test_facts_other_than_text_pass_through_the_text_function_in_titles():
+    title = ("Areas: ", "{project.areas}", ", budget ", "{project.budget}", ", note ", "{item.note}", "")
+    flag = build_flag(title=title)
+    assert flag["title"] == "Areas: <['ai', 'quantum']>, budget <120000>, note <None>"
+
+
+def test_sources_are_the_rules_then_each_cited_one_once():
+    facts = {"item": {"entry": {"sources": ["https://a.example", "https://example.org/rule-source", "", None]},
+                      "funder_source": "https://b.example", "again": ["https://a.example"]}}
+    flag = build_flag(cite=("item.entry.sources", "item.funder_source", "item.again", "item.missing"), facts=facts)
+    assert flag["sources"] == ["https://example.org/rule-source", "https://a.example", "https://b.example"]
+
+
+def test_each_flag_gets_lists_of_its_own():
+    first, second = build_flag(), build_flag()
+    first["sources"].append("changed")
+    first["mitigations"].clear()
+    first["evidence"]["added"] = True
+    assert second["sources"] == ["https://example.org/rule-source"]
+    assert second["mitigations"] == ["Ask the export-control officer."]
+    assert build_flag()["evidence"] == {}
 
 
 def test_paths_values_and_names_from_rule_data_stay_data():
     hostile = "item') or __import__('os').system('false') or ('"
-    assert fact_reader([hostile])(FACTS) == (None,)
-    assert fact_dict_reader({hostile: hostile})(FACTS) == {hostile: None}
+    flag = build_flag(evidence={hostile: hostile}, cite=(hostile,), title=(hostile, f"{{{hostile}}}", ""))
+    assert flag["evidence"] == {hostile: None}
+    assert flag["sources"] == ["https://example.org/rule-source"]
+    assert flag["title"] == hostile + "<None>"
     assert holds({"fact": "item.country", "op": "eq", "value": "CN') or ('x"}) is False
     assert holds({"fact": "item.country", "op": "in", "value": ["__import__('os')", "CN"]}) is True
     assert Template("Partner {item.country} said '{X}\" + \\n").render(FACTS) == "Partner CN said '{X}\" + \\n"

@@ -1,6 +1,7 @@
 """Screening behaviour: tiers, routes, explanations and evidence, per category."""
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jsonschema
@@ -208,6 +209,15 @@ def test_screening_is_deterministic(screener):
     first.pop("screened_at")
     second.pop("screened_at")
     assert first == second
+
+
+def test_a_screening_is_dated_now_to_the_second_in_utc_unless_given_a_time(screener):
+    before = datetime.now(UTC).replace(microsecond=0)
+    stamps = [datetime.fromisoformat(screener.screen(proposal())["screened_at"]) for _ in range(3)]
+    after = datetime.now(UTC)
+    assert all(before <= stamp <= after and stamp.utcoffset() == timedelta(0) for stamp in stamps)
+    given = datetime(2026, 3, 4, 5, 6, 7, 890, tzinfo=UTC)
+    assert screener.screen(proposal(), now=given)["screened_at"] == "2026-03-04T05:06:07+00:00"
 
 
 def test_tier_is_never_below_the_most_severe_flag(screener):
