@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, select
 
 from screening.accounts.service import Actor
@@ -189,17 +190,27 @@ def _text_match(dialect: str, terms: list[str]):
 # the full-text index: up to 5,000 ids are sorted directly. (The planner's own guess of a word's
 # frequency is poor, in both directions: 20 s at 1,000,000 proposals for a rare word walked.)
 TEXT_SAMPLE, TEXT_COMMON_IN_SAMPLE, TEXT_IDS_LIMIT = 2_000, 20, 5_000
+@dataclass
+class TextMatches:
+    """How a free-text query matches: ``ids`` of every matching proposal for a rare query (None
+    for a common one), and ``newest``, the matches among the newest proposals (the sample), newest
+    first: the head of the newest-first list of every match."""
+
+    ids: list[int] | None
+    newest: list[int]
 
 
-def _text_ids(session: Session, institution_id: int, terms: list[str]) -> list[int] | None:
-    """Ids of the institution's proposals whose text matches, or None for a common query."""
+def _text_ids(session: Session, institution_id: int, terms: list[str]) -> TextMatches:
+    """The institution's proposals whose text matches: the sample's, and all of them for a rare query."""
     dialect = _dialect(session)
-    newest = (select(Proposal.id).where(Proposal.institution_id == institution_id, Proposal.status != workflow.DRAFT)
+    newest = (select(Proposal.id, Proposal.created_at)
+              .where(Proposal.institution_id == institution_id, Proposal.status != workflow.DRAFT)
               .order_by(Proposal.created_at.desc(), Proposal.id.desc()).limit(TEXT_SAMPLE).subquery())
-    in_sample = session.execute(select(sa.func.count()).select_from(newest).join(
-        ProposalText, ProposalText.proposal_id == newest.c.id).where(_text_match(dialect, terms))).scalar_one()
-    if in_sample >= TEXT_COMMON_IN_SAMPLE:
-        return None
+    in_sample = list(session.execute(
+        select(newest.c.id).join(ProposalText, ProposalText.proposal_id == newest.c.id)
+        .where(_text_match(dialect, terms)).order_by(newest.c.created_at.desc(), newest.c.id.desc())).scalars())
+    if len(in_sample) >= TEXT_COMMON_IN_SAMPLE:
+        return TextMatches(None, in_sample)
     postgres = dialect == "postgresql"
     if postgres:  # a rare word: the GIN index, whatever the planner guesses
         session.execute(sa.text("SET LOCAL enable_seqscan = off"))
@@ -208,12 +219,23 @@ def _text_ids(session: Session, institution_id: int, terms: list[str]) -> list[i
         .limit(TEXT_IDS_LIMIT + 1)).scalars().all()
     if postgres:
         session.execute(sa.text("SET LOCAL enable_seqscan = on"))
-    return None if len(ids) > TEXT_IDS_LIMIT else list(ids)
+    return TextMatches(None if len(ids) > TEXT_IDS_LIMIT else list(ids), in_sample)
 
 
-def _filtered(session: Session, institution_id: int, f: Filters) -> tuple[list[Any], bool]:
-    """WHERE conditions on ``proposal`` for the filters (EXISTS on the facet tables), and whether
-    the free text is common (see :func:`_text_ids`)."""
+def _id_in(session: Session, ids: list[int]):
+    """``proposal.id`` among ``ids``: on PostgreSQL one array parameter (thousands of ids cost no
+    more than one), elsewhere an IN list."""
+    if not ids:
+        return sa.false()
+    if _dialect(session) == "postgresql":
+        ids_parameter = sa.bindparam("proposal_ids", ids, type_=postgresql.ARRAY(sa.Integer), unique=True)
+        return Proposal.id == sa.func.any(ids_parameter)
+    return Proposal.id.in_(ids)
+
+
+def _filtered(session: Session, institution_id: int, f: Filters) -> tuple[list[Any], TextMatches | None]:
+    """WHERE conditions on ``proposal`` for the filters (EXISTS on the facet tables), and how the
+    free text matched (see :func:`_text_ids`)."""
     conds: list[Any] = [Proposal.institution_id == institution_id]
     if f.tier:
         conds.append(Proposal.tier.in_(f.tier))
@@ -251,14 +273,17 @@ def _filtered(session: Session, institution_id: int, f: Filters) -> tuple[list[A
                                        ReviewCase.institution_id == institution_id))
     if f.q:
         terms = search_terms(f.q)
-        ids = _text_ids(session, institution_id, terms) if terms else []
-        if ids is None:
+        if not terms:  # a query of punctuation only finds nothing rather than everything
+            conds.append(sa.false())
+            return conds, None
+        matches = _text_ids(session, institution_id, terms)
+        if matches.ids is None:
             conds.append(Proposal.id.in_(select(ProposalText.proposal_id).where(
                 _text_match(_dialect(session), terms))))
-            return conds, True
-        # A query of punctuation only finds nothing rather than everything.
-        conds.append(Proposal.id.in_(ids) if ids else sa.false())
-    return conds, False
+        else:
+            conds.append(_id_in(session, matches.ids))
+        return conds, matches
+    return conds, None
 
 
 def _total(session: Session, institution_id: int, f: Filters, conds, limit: int | None = None) -> tuple[int, bool]:
@@ -325,13 +350,20 @@ def search(session: Session, actor: Actor, f: Filters, page: int = 1, per_page: 
     """One page of the institution's proposals (offset pagination, at most 2,000 pages)."""
     require_office(actor)
     page = max(1, min(page, 2000))
-    conds, common_words = _filtered(session, actor.institution_id, f)
-    if common_words and Filters(q=f.q, sort=f.sort).query_args() == f.query_args():
+    conds, text = _filtered(session, actor.institution_id, f)
+    text_only = text is not None and Filters(q=f.q, sort=f.sort).query_args() == f.query_args()
+    if text_only and text.ids is None:
         total, more = COUNT_LIMIT, True  # only drafts lack texts: more than the limit match
     else:
         total, more = _total(session, actor.institution_id, f, conds, COUNT_LIMIT)
-    stmt = (select(Proposal.id, Proposal.title, Proposal.status, Proposal.tier, Proposal.created_at)
-            .where(*conds).order_by(*SORTS[f.sort]).offset((page - 1) * per_page).limit(per_page))
+    columns = (Proposal.id, Proposal.title, Proposal.status, Proposal.tier, Proposal.created_at)
+    end = page * per_page
+    if text_only and f.sort == "newest" and len(text.newest) >= end:
+        # The page is the head of the sample's matches (they are the newest of all matches): read
+        # those rows by id instead of walking the proposals to them a second time.
+        stmt = select(*columns).where(Proposal.id.in_(text.newest[end - per_page:end])).order_by(*SORTS[f.sort])
+    else:
+        stmt = select(*columns).where(*conds).order_by(*SORTS[f.sort]).offset(end - per_page).limit(per_page)
     return PortfolioPage(_rows(session, session.execute(stmt).all()), page, per_page, total, more)
 
 
@@ -376,7 +408,7 @@ def search_after(session: Session, actor: Actor, f: Filters, after: list | None,
     """
     require_office(actor)
     keys = KEYSETS[f.sort]
-    conds, _common_words = _filtered(session, actor.institution_id, f)
+    conds, _text = _filtered(session, actor.institution_id, f)
     total, _more = _total(session, actor.institution_id, f, conds)
     if after is not None:
         if len(after) != len(keys):
@@ -404,7 +436,7 @@ EXPORT_COLUMNS = ("id", "title", "status", "tier", "created_at", "partners", "pa
 def export_rows(session: Session, actor: Actor, f: Filters, batch: int = 1000):
     """Every row of the filtered view, for CSV/XLSX (yields in batches: memory stays bounded)."""
     require_office(actor)
-    conds, _common_words = _filtered(session, actor.institution_id, f)
+    conds, _text = _filtered(session, actor.institution_id, f)
     order = SORTS[f.sort]
     offset = 0
     while True:

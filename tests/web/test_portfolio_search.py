@@ -103,3 +103,21 @@ def test_a_count_past_the_limit_is_shown_as_a_lower_bound(app, factory, searchab
     client = app.test_client()
     factory.login(client, searchable["actor"].user)
     assert "more than 1 collaborations" in client.get("/portfolio/?q=o").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("sample", [100, 3])  # the sample holds every match / only the newest few
+def test_a_common_words_pages_are_its_newest_matches_read_from_the_sample_or_walked(app, factory, monkeypatch,
+                                                                                    sample):
+    inst = factory.institution()
+    researcher = factory.user(inst, "researcher")
+    legged = [factory.proposal(researcher, inst, submit=True, title=f"Legged robot number {n}").id for n in range(5)]
+    factory.proposal(researcher, inst, submit=True, title="Fjord sediments")  # the newest, and no match
+    actor = factory.actor(factory.user(inst, "international_office"), inst)
+    monkeypatch.setattr(search, "TEXT_COMMON_IN_SAMPLE", 1)  # every word counts as common
+    monkeypatch.setattr(search, "TEXT_SAMPLE", sample)
+    newest_first = list(reversed(legged))
+    pages = [search.search(db.session, actor, Filters(q="legged"), page=n, per_page=2) for n in (1, 2, 3)]
+    assert [[row.id for row in page.rows] for page in pages] == [newest_first[:2], newest_first[2:4], newest_first[4:]]
+    assert all(row.title.startswith("Legged") and row.partners for row in pages[0].rows)
+    oldest = search.search(db.session, actor, Filters(q="legged", sort="oldest"), per_page=2)
+    assert [row.id for row in oldest.rows] == legged[:2]
