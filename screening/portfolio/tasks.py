@@ -23,7 +23,7 @@ from sqlmodel import Session
 from screening.accounts.models import Institution
 from screening.core import outbox
 from screening.core.database import utcnow
-from screening.core.engine import get_screener, screener_class
+from screening.core.engine import get_screener, install_screener, screener_class
 from screening.core.extensions import db
 from screening.documents.storage import FileDocumentStore
 from screening.portfolio import import_jobs, reports, rescreens
@@ -42,7 +42,7 @@ def current_screener():
 def fresh_screener():
     """A screener built from the files on disk now; replaces the process's cached one."""
     screener = screener_class().default()
-    current_app.extensions["screener"] = screener
+    install_screener(current_app._get_current_object(), screener)
     return screener
 
 
