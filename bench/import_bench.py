@@ -45,6 +45,15 @@ while other suites ran; times are inflated by the profiler, the shares are what 
   compiled INSERT with the column types' bind processors instead of SQLAlchemy's per-row parameter
   handling; the status change is one UPDATE over a JSON array (20 -> 12 ms per 500 rows); JSON
   columns are read by orjson where its values are json.loads' own. SQLite 3.0x -> 2.7-2.8x.
+- The round after (December 2026): the engine got 12-15 % faster, which shrank the floor again
+  (SQLite 2.9-3.0x for the same code, then 3.2x with the faster engine, three runs each). py-spy
+  of the web import showed 7 % in SQLAlchemy's change tracking of the chunk's proposals' JSON
+  data (a mutable JSON column wraps each loaded value and keeps weak references to its parents),
+  read only to be screened: it is now loaded as plain rows beside the objects. Full garbage
+  collections, which walk the screener's 200,000 objects (45 ms each), fell in either part of a
+  round and moved the ratio both ways (a floor of 0.52 s instead of 0.35 s in one run): the
+  installed screener is now frozen out of the collector's sight (``core.engine.install_screener``).
+  SQLite 3.2x -> 2.5-2.6x (0.93-0.98 s / 0.36-0.39 s).
 
 Figures of this version: see docs/portfolio.md ("Test data and figures").
 

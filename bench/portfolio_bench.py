@@ -23,6 +23,17 @@ word in most texts, a walk of the created-at index that stops after 50 rows), th
 ``portfolio_count`` (some hundred rows, < 1 ms), and the list's total comes from the same counts
 or a count that stops at 1,000 matches.
 
+December 2026, on a machine whose figures now drift by half between runs (the /healthz floor
+2.3-3.7 ms): per request, SQL timed by statement. A common word's check of the 2,000 newest
+proposals (7-9 ms) and its page's walk of the same proposals (4-8 ms) did the same work twice; the
+check now returns its matching ids, and a page among them is read by id (``harbin``: 33-45 ms ->
+26-34 ms in-process). The partner-name filter ("University 12", a name part shared by 3.7 % of the
+partners) spends 11-13 ms in the trigram index and the partners it points to, and 15-26 ms in the
+count that joins them to the proposals; counting from the partners' ids instead cost as much
+(the same trigram work, then 2,700 ids looked up twice), so it was left. Rendering a page of 50
+rows takes about 4.5 ms (escaping, babel's date format and gettext per call), signing in the
+session about 1.5 ms.
+
     .venv/bin/python bench/portfolio_bench.py [--proposals 100000] [--million] [--runs 20]
                                               [--only sqlite|postgresql] [--keep]
 """
