@@ -1,7 +1,10 @@
 """Language selection and localised formatting helpers for templates."""
 
+from datetime import date, datetime
+from functools import lru_cache
+
 from flask import current_app, g, request
-from flask_babel import format_date, format_datetime, format_decimal, get_locale
+from flask_babel import format_date, format_datetime, format_decimal, get_locale, to_user_timezone
 from flask_babel import lazy_gettext as _l
 
 LANG_COOKIE = "screening_lang"
@@ -71,6 +74,22 @@ def init_template_helpers(app) -> None:
     )
     app.jinja_env.filters.update(
         datetime=lambda v, fmt="medium": format_datetime(v, fmt) if v else "",
-        date=lambda v, fmt="medium": format_date(v, fmt) if v else "",
+        date=local_date,
         number=lambda v: format_decimal(v) if v is not None else "",
     )
+
+
+def local_date(value: date | datetime | None, fmt: str = "medium") -> str:
+    """``value``'s day in the user's time zone, written in the user's language (the ``date``
+    filter); "" for no value."""
+    if not value:
+        return ""
+    day = to_user_timezone(value).date() if isinstance(value, datetime) else value
+    return _day_text(day, fmt, str(get_locale()))
+
+
+@lru_cache(maxsize=2048)
+def _day_text(day: date, fmt: str, locale: str) -> str:
+    # Babel's formatting is most of the filter's cost, and a list shows the same few days in
+    # many rows (a 50-row page: a tenth of its rendering), so each day is written once per language.
+    return format_date(day, fmt, rebase=False)

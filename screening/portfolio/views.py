@@ -5,9 +5,11 @@ institution; objects of another institution answer 404. Views are thin and commi
 """
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from markupsafe import Markup
 from sqlmodel import select
 from wtforms.fields.choices import SelectChoice
 
@@ -76,11 +78,22 @@ def portfolio():
     # The labels translated once for the page, not once per row (50 rows: 200 look-ups saved).
     labels = {name: {key: str(label) for key, label in table.items()} for name, table in (
         ("TIER_LABELS", TIER_LABELS), ("STATUS_LABELS", STATUS_LABELS), ("CATEGORY_LABELS", CATEGORY_LABELS))}
+    choices = search.filter_choices(db.session, g.actor)
     return render_template("portfolio/portfolio.html", page=page, filters=filters, query=query, **labels,
-                           saved_link=saved_link, choices=search.filter_choices(db.session, g.actor),
+                           saved_link=saved_link, choices=choices,
+                           country_options=_country_options(tuple(choices["countries"]), filters.country),
                            tiers=index.TIERS, statuses=[s for s in _statuses()],
                            page_url=lambda n: url_for(".portfolio", **_multi([*query, ("page", str(n))])),
                            export_url=lambda fmt: url_for(".export", fmt=fmt, **_multi(query)))
+
+
+@lru_cache(maxsize=512)
+def _country_options(countries: tuple[str, ...], selected: str) -> Markup:
+    """The country filter's ``<option>`` elements: the same 250 codes on every page view, written
+    once per selected code (escaping them each time was a tenth of the page's rendering)."""
+    return Markup("").join(
+        Markup('<option value="{0}"{1}>{0}</option>').format(code, Markup(" selected") if code == selected else "")
+        for code in countries)
 
 
 def _statuses():

@@ -74,3 +74,22 @@ def test_dates_are_localised(client, factory):
 
     assert re.search(r"\d{2}\.\d{2}\.\d{4}", html)  # German medium date format
     assert "Entwurf" in html
+
+
+def test_the_date_filter_writes_the_users_day_in_the_users_language(app):
+    from datetime import UTC, date, datetime, timedelta, timezone
+
+    from flask_babel import refresh
+
+    from screening.core.i18n import local_date
+
+    late_evening_in_utc = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
+    with app.test_request_context(headers={"Accept-Language": "de"}):
+        refresh()  # the language and time zone are looked up again in each context below
+        assert local_date(late_evening_in_utc) == "01.03.2026"
+        assert local_date(date(2026, 12, 6)) == "06.12.2026"
+        assert local_date(datetime(2026, 3, 2, 1, 0, tzinfo=timezone(timedelta(hours=2)))) == "01.03.2026"
+        assert local_date(None) == ""
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        refresh()
+        assert local_date(late_evening_in_utc) == "Mar 1, 2026"

@@ -1,8 +1,11 @@
 """Free-text search of the portfolio: words and word starts in titles, partners, keywords and
 abstracts, through the full-text index of the database (PostgreSQL GIN, SQLite FTS5)."""
 
+import re
+
 import pytest
 
+from screening.core.countries import ISO_CODES
 from screening.core.extensions import db
 from screening.portfolio import search
 from screening.portfolio.search import Filters
@@ -121,3 +124,13 @@ def test_a_common_words_pages_are_its_newest_matches_read_from_the_sample_or_wal
     assert all(row.title.startswith("Legged") and row.partners for row in pages[0].rows)
     oldest = search.search(db.session, actor, Filters(q="legged", sort="oldest"), per_page=2)
     assert [row.id for row in oldest.rows] == legged[:2]
+
+
+def test_the_country_filter_offers_every_country_and_keeps_the_chosen_one(app, factory, searchable):
+    client = app.test_client()
+    factory.login(client, searchable["actor"].user)
+    html = client.get("/portfolio/?country=CN").get_data(as_text=True)
+    assert len(re.findall(r'<option value="[A-Z]{2}"', html)) == len(ISO_CODES)
+    assert '<option value="CN" selected>CN</option>' in html and '<option value="DE">DE</option>' in html
+    assert html.count(" selected>") == 2  # the country, and the default sort order
+    assert '<option value="CN">CN</option>' in client.get("/portfolio/").get_data(as_text=True)
