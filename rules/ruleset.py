@@ -102,9 +102,7 @@ class Rule:
     severity: Callable[[Facts], str]  # the level of the first severity case that applies
     title: Mapping[str, Template]
     explanation: Mapping[str, Template]
-    evidence: Mapping[str, str]  # evidence name -> the path of the fact it names
     sources: tuple[str, ...]
-    cite: tuple[str, ...]  # paths of facts holding sources of this very case, e.g. a list entry's
     mitigations: Mapping[str, tuple[str, ...]]
     build_flag: Mapping[str, Callable[[Facts], dict[str, Any]]]  # language -> see flag()
     tests: Mapping[str, list]
@@ -210,9 +208,9 @@ def compile_rule(spec: Mapping[str, Any], sets: Mapping[str, Any], file: str) ->
     explanation = {
         lang: Template(t) for lang, t in _localised(spec.get("explanation"), f"{where}: explanation").items()
     }
+    mitigation_texts = {lang: tuple(items or ()) for lang, items in mitigations.items()}
     evidence_paths = {name: str(path) for name, path in evidence.items()}
     cite = tuple(str(path) for path in spec.get("cite") or ())
-    mitigation_texts = {lang: tuple(items or ()) for lang, items in mitigations.items()}
     build_flag = {
         lang: flag_builder(
             {"rule": str(rule_id), "category": spec["category"]},
@@ -234,9 +232,7 @@ def compile_rule(spec: Mapping[str, Any], sets: Mapping[str, Any], file: str) ->
         severity=severity,
         title=title,
         explanation=explanation,
-        evidence=evidence_paths,
         sources=tuple(sources),
-        cite=cite,
         mitigations=mitigation_texts,
         build_flag=build_flag,
         tests=dict(tests),

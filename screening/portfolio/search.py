@@ -200,7 +200,7 @@ class TextMatches:
     newest: list[int]
 
 
-def _text_ids(session: Session, institution_id: int, terms: list[str]) -> TextMatches:
+def _text_matches(session: Session, institution_id: int, terms: list[str]) -> TextMatches:
     """The institution's proposals whose text matches: the sample's, and all of them for a rare query."""
     dialect = _dialect(session)
     newest = (select(Proposal.id, Proposal.created_at)
@@ -235,7 +235,7 @@ def _id_in(session: Session, ids: list[int]):
 
 def _filtered(session: Session, institution_id: int, f: Filters) -> tuple[list[Any], TextMatches | None]:
     """WHERE conditions on ``proposal`` for the filters (EXISTS on the facet tables), and how the
-    free text matched (see :func:`_text_ids`)."""
+    free text matched (see :func:`_text_matches`)."""
     conds: list[Any] = [Proposal.institution_id == institution_id]
     if f.tier:
         conds.append(Proposal.tier.in_(f.tier))
@@ -276,7 +276,7 @@ def _filtered(session: Session, institution_id: int, f: Filters) -> tuple[list[A
         if not terms:  # a query of punctuation only finds nothing rather than everything
             conds.append(sa.false())
             return conds, None
-        matches = _text_ids(session, institution_id, terms)
+        matches = _text_matches(session, institution_id, terms)
         if matches.ids is None:
             conds.append(Proposal.id.in_(select(ProposalText.proposal_id).where(
                 _text_match(_dialect(session), terms))))
@@ -471,11 +471,14 @@ def export_rows(session: Session, actor: Actor, f: Filters, batch: int = 1000):
             return
 
 
+COUNTRY_CHOICES: tuple[str, ...] = tuple(sorted(ISO_CODES))
+
+
 def filter_choices(session: Session, actor: Actor) -> dict[str, Any]:
     """Values for the filter form's drop-downs (countries, categories, committees of the institution)."""
     # Fixed lists: a DISTINCT over the facet tables would cost a scan on every page view.
     inst = actor.institution_id
-    countries = sorted(ISO_CODES)
+    countries = COUNTRY_CHOICES
     categories = list(CATEGORY_ORDER)
     committees = [(c.id, c.name) for c in session.exec(
         select(Committee).where(Committee.institution_id == inst).order_by(Committee.name)).all()]

@@ -81,19 +81,19 @@ def portfolio():
     choices = search.filter_choices(db.session, g.actor)
     return render_template("portfolio/portfolio.html", page=page, filters=filters, query=query, **labels,
                            saved_link=saved_link, choices=choices,
-                           country_options=_country_options(tuple(choices["countries"]), filters.country),
+                           country_options=_country_options(filters.country),
                            tiers=index.TIERS, statuses=[s for s in _statuses()],
                            page_url=lambda n: url_for(".portfolio", **_multi([*query, ("page", str(n))])),
                            export_url=lambda fmt: url_for(".export", fmt=fmt, **_multi(query)))
 
 
 @lru_cache(maxsize=512)
-def _country_options(countries: tuple[str, ...], selected: str) -> Markup:
+def _country_options(selected: str) -> Markup:
     """The country filter's ``<option>`` elements: the same 250 codes on every page view, written
     once per selected code (escaping them each time was a tenth of the page's rendering)."""
     return Markup("").join(
         Markup('<option value="{0}"{1}>{0}</option>').format(code, Markup(" selected") if code == selected else "")
-        for code in countries)
+        for code in search.COUNTRY_CHOICES)
 
 
 def _statuses():
