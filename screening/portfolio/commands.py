@@ -49,9 +49,9 @@ def reindex(slug, chunk):
 @portfolio_cli.command("recount")
 @click.option("--institution", "slug", default=None, help="Only this institution (slug); default: all.")
 def recount(slug):
-    """Rebuild the dashboard's counts from the proposals (one transaction).
+    """Rebuild the dashboard's counts and the partner-name filter's names from the proposals (one transaction).
 
-    Triggers keep the counts up to date; this is for after a restore from a partial backup or a
+    Triggers keep both up to date; this is for after a restore from a partial backup or a
     manual repair. On PostgreSQL writers to the proposals wait until it is done (seconds at
     100,000 proposals); readers do not.
     """

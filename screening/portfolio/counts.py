@@ -5,7 +5,9 @@ Database triggers made by the migration keep the rows up to date in the transact
 writes them (ORM, multi-row INSERT, COPY, cascading deletes). A dashboard therefore reads a few
 hundred rows instead of grouping the whole portfolio. :func:`recount` rebuilds them from the
 base tables (``screening portfolio recount``), and :func:`recounted` is what a recount would
-write, so a test can compare the two after any sequence of changes.
+write, so a test can compare the two after any sequence of changes. The same triggers keep
+``partner_name`` (each institution's distinct partner names, for the partner-name filter): a
+recount rebuilds it too, and :func:`partner_names` reads it or recollects it.
 
 Dimensions (``dimension``, ``key``, ``tier``):
 
@@ -41,7 +43,7 @@ instead. SQLite lets one writer in at a time.
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from screening.portfolio.models import PortfolioCount, ProposalField, ProposalPartner
+from screening.portfolio.models import PartnerName, PortfolioCount, ProposalField, ProposalPartner
 from screening.proposals import workflow
 from screening.proposals.models import Proposal
 
@@ -91,18 +93,34 @@ def recounted(session: Session, institution_id: int | None = None) -> dict[Key, 
     return {(i, d, k, t): n for query in queries for i, d, k, t, n in session.execute(query)}
 
 
+def partner_names(session: Session, institution_id: int, recollected: bool = False) -> set[str]:
+    """The institution's partner names as the triggers left them in ``partner_name``, or
+    ``recollected`` from its partner rows (what a recount would write)."""
+    if recollected:
+        stmt = select(ProposalPartner.name).distinct().where(ProposalPartner.institution_id == institution_id)
+    else:
+        stmt = select(PartnerName.name).where(PartnerName.institution_id == institution_id)
+    return set(session.execute(stmt).scalars())
+
+
 def recount(session: Session, institution_id: int | None = None) -> int:
-    """Rebuild the counts (of one institution, or all); returns the number of rows written.
+    """Rebuild the counts and partner names (of one institution, or all); returns the number of
+    count rows written.
 
     On PostgreSQL the base tables are locked against writers (readers go on) until the caller
     commits, so no change slips between the count and the rewrite.
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.text("LOCK TABLE proposal, proposal_partner, proposal_field IN SHARE MODE"))
-    delete = sa.delete(PortfolioCount)
+    delete_counts, delete_names = sa.delete(PortfolioCount), sa.delete(PartnerName)
+    names = select(ProposalPartner.institution_id, ProposalPartner.name).distinct()
     if institution_id is not None:
-        delete = delete.where(PortfolioCount.institution_id == institution_id)
-    session.execute(delete)  # first: on SQLite this takes the write lock before the counts are read
+        delete_counts = delete_counts.where(PortfolioCount.institution_id == institution_id)
+        delete_names = delete_names.where(PartnerName.institution_id == institution_id)
+        names = names.where(ProposalPartner.institution_id == institution_id)
+    session.execute(delete_counts)  # first: on SQLite this takes the write lock before the counts are read
+    session.execute(delete_names)
+    session.execute(sa.insert(PartnerName).from_select(["institution_id", "name"], names))
     rows = [{"institution_id": i, "dimension": d, "key": k, "tier": t, "n": n}
             for (i, d, k, t), n in recounted(session, institution_id).items()]
     if rows:

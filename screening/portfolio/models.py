@@ -49,6 +49,8 @@ class ProposalPartner(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_proposal_partner_inst_country", "institution_id", "country", "proposal_id"),
         sa.Index("ix_proposal_partner_inst_listed", "institution_id", "listed_entry"),
+        # The partner-name filter's second step, and the triggers' check for a name's last row.
+        sa.Index("ix_proposal_partner_inst_name", "institution_id", "name", "proposal_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -58,6 +60,22 @@ class ProposalPartner(SQLModel, table=True):
     name: str = Field(sa_column=sa.Column(sa.String(300), nullable=False))
     country: str = Field(sa_column=sa.Column(sa.String(2), nullable=False))
     listed_entry: str | None = Field(default=None, sa_column=sa.Column(sa.String(300), nullable=True))
+
+
+class PartnerName(SQLModel, table=True):
+    """Each partner name that some proposal of the institution has, once: kept by database triggers.
+
+    The partner-name filter (a name part in any case) reads these few thousand names instead of
+    every partner row, then finds the proposals by the exact names through
+    ``ix_proposal_partner_inst_name``. The triggers (made by the migration, see
+    :mod:`screening.portfolio.counts`) add a name with its first partner row and remove it with
+    its last, in the transaction that writes ``proposal_partner``, however it is written.
+    """
+
+    __tablename__ = "partner_name"
+
+    institution_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey("institution.id"), primary_key=True))
+    name: str = Field(sa_column=sa.Column(sa.String(300), primary_key=True))
 
 
 class ProposalField(SQLModel, table=True):

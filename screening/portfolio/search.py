@@ -19,7 +19,7 @@ from screening.core.errors import ValidationFailed
 from screening.core.i18n import CATEGORY_ORDER
 from screening.portfolio import counts
 from screening.portfolio.index import TIERS
-from screening.portfolio.models import ProposalField, ProposalFlag, ProposalPartner, ProposalText
+from screening.portfolio.models import PartnerName, ProposalField, ProposalFlag, ProposalPartner, ProposalText
 from screening.portfolio.office import require_office
 from screening.proposals import workflow
 from screening.proposals.models import Proposal
@@ -233,6 +233,13 @@ def _id_in(session: Session, ids: list[int]):
     return Proposal.id.in_(ids)
 
 
+def _partner_names_containing(institution_id: int, text: str):
+    """The institution's partner names that contain ``text`` in any case: a scan of its distinct
+    names (``partner_name``), not of every partner row; the proposals are then found by exact name."""
+    return select(PartnerName.name).where(PartnerName.institution_id == institution_id,
+                                          PartnerName.name.ilike(_like(text), escape="\\"))
+
+
 def _filtered(session: Session, institution_id: int, f: Filters) -> tuple[list[Any], TextMatches | None]:
     """WHERE conditions on ``proposal`` for the filters (EXISTS on the facet tables), and how the
     free text matched (see :func:`_text_matches`)."""
@@ -255,7 +262,9 @@ def _filtered(session: Session, institution_id: int, f: Filters) -> tuple[list[A
     if f.country:
         conds.append(partner_exists(pp.country == f.country))
     if f.partner:
-        conds.append(partner_exists(pp.name.ilike(_like(f.partner), escape="\\")))
+        # IN, not a correlated EXISTS: SQLite would probe every matching name once per proposal.
+        conds.append(Proposal.id.in_(select(pp.proposal_id).where(
+            pp.institution_id == institution_id, pp.name.in_(_partner_names_containing(institution_id, f.partner)))))
     if f.listed:
         conds.append(partner_exists(pp.listed_entry.is_not(None)))
     if f.category:

@@ -11,7 +11,7 @@ from screening.core.extensions import db
 from screening.portfolio import counts
 from screening.portfolio.commands import portfolio_cli
 from screening.portfolio.index import index_screening
-from screening.portfolio.models import ImportJob, PortfolioCount, ProposalField, ProposalPartner
+from screening.portfolio.models import ImportJob, PartnerName, PortfolioCount, ProposalField, ProposalPartner
 from screening.proposals import service as intake
 from screening.proposals import workflow
 from screening.proposals.models import Proposal, ProposalVersion
@@ -38,9 +38,11 @@ def counted_world(app, factory, tmp_path):
 
 
 def _agree(*institutions) -> dict:
+    """The stored counts and partner names equal a recount's, for each institution."""
     db.session.flush()
     for inst in institutions:
         assert counts.stored(db.session, inst.id) == counts.recounted(db.session, inst.id)
+        assert counts.partner_names(db.session, inst.id) == counts.partner_names(db.session, inst.id, recollected=True)
     return counts.stored(db.session, institutions[0].id)
 
 
@@ -140,12 +142,46 @@ def test_rows_written_in_bulk_and_deleted_with_their_proposal_are_counted(app, f
     assert _agree(inst) == before
 
 
+def test_a_partner_name_comes_with_its_first_partner_row_and_goes_with_its_last(app, factory, counted_world):
+    w = counted_world
+    inst, other = w["inst"], w["other"]
+    ids = [factory.proposal(w["researcher"], inst, title=f"Names {n}").id for n in range(2)]
+    elsewhere = factory.proposal(w["researcher_other"], other, title="Names elsewhere").id
+
+    def partner(pid, institution, position, name):
+        return {"proposal_id": pid, "institution_id": institution.id, "position": position, "name": name,
+                "country": "CN", "listed_entry": None}
+
+    db.session.execute(sa.insert(ProposalPartner), [
+        partner(ids[0], inst, 0, "Harbin Institute of Technology"), partner(ids[0], inst, 1, "Beihang University"),
+        partner(ids[1], inst, 0, "Harbin Institute of Technology"),
+        partner(elsewhere, other, 0, "Tsinghua University")])
+    _agree(inst, other)
+    assert counts.partner_names(db.session, inst.id) == {"Harbin Institute of Technology", "Beihang University"}
+    assert counts.partner_names(db.session, other.id) == {"Tsinghua University"}
+
+    # Renamed in one proposal: the name stays while the other proposal still has it.
+    db.session.execute(sa.update(ProposalPartner).where(ProposalPartner.proposal_id == ids[0],
+                                                        ProposalPartner.position == 0).values(name="HIT"))
+    _agree(inst, other)
+    assert "Harbin Institute of Technology" in counts.partner_names(db.session, inst.id)
+    db.session.execute(sa.delete(Proposal).where(Proposal.id == ids[1]))
+    _agree(inst, other)
+    assert counts.partner_names(db.session, inst.id) == {"HIT", "Beihang University"}
+    db.session.execute(sa.delete(ProposalPartner).where(ProposalPartner.proposal_id == ids[0]))
+    _agree(inst, other)
+    assert counts.partner_names(db.session, inst.id) == set()
+    assert counts.partner_names(db.session, other.id) == {"Tsinghua University"}
+
+
 def test_recount_command_rebuilds_the_counts(app, factory, counted_world):
     w = counted_world
     factory.proposal(w["researcher"], w["inst"], submit=True, partners=[HIT])
     factory.proposal(w["researcher_other"], w["other"], submit=True, partners=[OSLO])
     expected = {i.id: counts.recounted(db.session, i.id) for i in (w["inst"], w["other"])}
     db.session.execute(sa.update(PortfolioCount).values(n=PortfolioCount.n + 7))
+    db.session.execute(sa.delete(PartnerName))
+    db.session.execute(sa.insert(PartnerName), [{"institution_id": w["inst"].id, "name": "Stale University"}])
     db.session.commit()
     runner = app.test_cli_runner()
     result = runner.invoke(portfolio_cli, ["recount", "--institution", w["inst"].slug], catch_exceptions=False)
@@ -153,9 +189,12 @@ def test_recount_command_rebuilds_the_counts(app, factory, counted_world):
     assert "portfolio counts rebuilt" in result.output
     db.session.expire_all()
     assert counts.stored(db.session, w["inst"].id) == expected[w["inst"].id]
+    assert counts.partner_names(db.session, w["inst"].id) == {HIT["name"]}
     assert counts.stored(db.session, w["other"].id) != expected[w["other"].id]  # not asked for
+    assert counts.partner_names(db.session, w["other"].id) == set()
     assert runner.invoke(portfolio_cli, ["recount"], catch_exceptions=False).exit_code == 0
     db.session.expire_all()
     assert counts.stored(db.session, w["other"].id) == expected[w["other"].id]
+    assert counts.partner_names(db.session, w["other"].id) == {OSLO["name"]}
     bad = runner.invoke(portfolio_cli, ["recount", "--institution", "no-such"])
     assert bad.exit_code == 2 and "no institution" in bad.output

@@ -30,8 +30,8 @@ def searchable(factory):
         name: p.id for name, p in titles.items()}}
 
 
-def _found(world, q: str) -> set[str]:
-    page = search.search(db.session, world["actor"], Filters(q=q))
+def _found(world, **filters) -> set[str]:
+    page = search.search(db.session, world["actor"], Filters(**filters))
     names = {pid: name for name, pid in world["ids"].items()}
     assert page.total == len(page.rows)
     return {names.get(row.id, "elsewhere") for row in page.rows}
@@ -54,7 +54,36 @@ def _found(world, q: str) -> set[str]:
     ("%%", set()),                             # only punctuation finds nothing
 ])
 def test_free_text_search_finds_by_word_and_word_start(searchable, q, expected):
-    assert _found(searchable, q) == expected
+    assert _found(searchable, q=q) == expected
+
+
+@pytest.mark.parametrize(("partner", "expected"), [
+    ("harbin", {"robots"}),                     # a part of the name, any case; the other house's HIT stays out
+    ("INSTITUTE OF TECH", {"robots"}),
+    ("of", {"robots", "fjord"}),                # "Harbin Institute of Technology", "University of Oslo"
+    ("Oslo University", set()),                 # a part as written, not words in any order
+    ("%", set()),                               # LIKE's wildcards are plain characters here
+    ("_", set()),
+    ("\\", set()),
+])
+def test_the_partner_filter_finds_a_part_of_a_partner_name(searchable, partner, expected):
+    assert _found(searchable, partner=partner) == expected
+
+
+def test_the_partner_filter_follows_a_proposal_whose_partners_changed(searchable):
+    from sqlmodel import select
+
+    from screening.portfolio.index import index_screening
+    from screening.proposals.models import Proposal, ProposalVersion
+
+    fjord = db.session.get(Proposal, searchable["ids"]["fjord"])
+    version = db.session.exec(select(ProposalVersion).where(ProposalVersion.proposal_id == fjord.id)).one()
+    renamed = {**OSLO, "name": "Norwegian University of Science and Technology"}
+    index_screening(db.session, fjord, {**version.proposal_json, "partners": [renamed]}, version.result_json,
+                    version.number, "test")
+    db.session.commit()
+    assert _found(searchable, partner="oslo") == set()
+    assert _found(searchable, partner="norwegian") == {"fjord"}
 
 
 def test_search_terms_are_words_without_repeats():
