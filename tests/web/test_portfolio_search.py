@@ -137,9 +137,13 @@ def test_a_count_past_the_limit_is_shown_as_a_lower_bound(app, factory, searchab
     assert "more than 1 collaborations" in client.get("/portfolio/?q=o").get_data(as_text=True)
 
 
-@pytest.mark.parametrize("sample", [100, 3])  # the sample holds every match / only the newest few
-def test_a_common_words_pages_are_its_newest_matches_read_from_the_sample_or_walked(app, factory, monkeypatch,
-                                                                                    sample):
+@pytest.mark.parametrize(("glance", "enough_in_glance", "sample", "in_newest"), [
+    (3, 1, 100, 2),    # the glance has enough matches: its two serve the first page
+    (2, 100, 100, 5),  # the glance is not enough: the sample (the glance, then the rest) has every match
+    (2, 100, 4, 3),    # ... or only the newest three
+])
+def test_a_common_words_pages_are_its_newest_matches_read_from_the_sample_or_walked(
+        app, factory, monkeypatch, glance, enough_in_glance, sample, in_newest):
     inst = factory.institution()
     researcher = factory.user(inst, "researcher")
     legged = [factory.proposal(researcher, inst, submit=True, title=f"Legged robot number {n}").id for n in range(5)]
@@ -147,12 +151,40 @@ def test_a_common_words_pages_are_its_newest_matches_read_from_the_sample_or_wal
     actor = factory.actor(factory.user(inst, "international_office"), inst)
     monkeypatch.setattr(search, "TEXT_COMMON_IN_SAMPLE", 1)  # every word counts as common
     monkeypatch.setattr(search, "TEXT_SAMPLE", sample)
+    monkeypatch.setattr(search, "TEXT_GLANCE", glance)
+    monkeypatch.setattr(search, "TEXT_COMMON_IN_GLANCE", enough_in_glance)
     newest_first = list(reversed(legged))
+    assert search._text_matches(db.session, inst.id, ["legged"]) == search.TextMatches(None, newest_first[:in_newest])
     pages = [search.search(db.session, actor, Filters(q="legged"), page=n, per_page=2) for n in (1, 2, 3)]
     assert [[row.id for row in page.rows] for page in pages] == [newest_first[:2], newest_first[2:4], newest_first[4:]]
     assert all(row.title.startswith("Legged") and row.partners for row in pages[0].rows)
     oldest = search.search(db.session, actor, Filters(q="legged", sort="oldest"), per_page=2)
     assert [row.id for row in oldest.rows] == legged[:2]
+
+
+@pytest.mark.parametrize("ids_limit", [100, 2])  # rare after all / common after all
+def test_a_word_absent_from_the_newest_texts_is_looked_up_in_the_index_at_once(app, factory, monkeypatch,
+                                                                                ids_limit):
+    inst = factory.institution()
+    researcher = factory.user(inst, "researcher")
+    legged = [factory.proposal(researcher, inst, submit=True, title=f"Legged robot number {n}").id for n in range(3)]
+    factory.proposal(researcher, inst, submit=True, title="Fjord sediments")  # the newest, and no match
+    actor = factory.actor(factory.user(inst, "international_office"), inst)
+    monkeypatch.setattr(search, "TEXT_GLANCE", 1)
+    monkeypatch.setattr(search, "TEXT_IDS_LIMIT", ids_limit)
+    monkeypatch.setattr(search, "_newest_matches", _spy(search._newest_matches, looked_at := []))
+    matches = search._text_matches(db.session, inst.id, ["legged"])
+    assert len(looked_at) == 1  # the glance only, not the sample
+    assert (sorted(matches.ids) if matches.ids else None, matches.newest) == (legged if ids_limit > 3 else None, [])
+    pages = [search.search(db.session, actor, Filters(q="legged"), page=n, per_page=2) for n in (1, 2)]
+    assert [[row.id for row in page.rows] for page in pages] == [legged[:0:-1], legged[:1]]
+
+
+def _spy(function, calls: list):
+    def spied(*args, **kwargs):
+        calls.append(args)
+        return function(*args, **kwargs)
+    return spied
 
 
 def test_the_country_filter_offers_every_country_and_keeps_the_chosen_one(app, factory, searchable):
