@@ -207,25 +207,19 @@ class TextMatches:
     newest: list[int]
 
 
-def _newest_matches(session: Session, institution_id: int, terms: list[str], limit: int, skip: int = 0,
-                    each: bool = False) -> list[int]:
+def _newest_matches(session: Session, institution_id: int, terms: list[str], limit: int, skip: int = 0) -> list[int]:
     """The matching proposals among the institution's ``limit`` newest after the ``skip`` newest,
     newest first.
 
-    ``each``: test each of those texts (the test is a column of a subquery that ``OFFSET 0`` keeps
-    apart). Otherwise PostgreSQL chooses, and may ask the full-text index instead: far cheaper for
-    a rare word, dearer for a word start as common as ``collaboration`` (its list names every
-    text), whatever the number of texts asked about.
+    Each of those texts is tested: the test is a column of a subquery that ``OFFSET 0`` keeps
+    apart. As a join condition PostgreSQL may ask the full-text index instead, whose lists for a
+    word in a few percent of the texts, or for a word start as common as ``collaboration``, are
+    longer than the texts asked about, and grow with the portfolio.
     """
     newest = (select(Proposal.id, Proposal.created_at)
               .where(Proposal.institution_id == institution_id, Proposal.status != workflow.DRAFT)
               .order_by(Proposal.created_at.desc(), Proposal.id.desc()).offset(skip).limit(limit).subquery())
-    match = _text_match(_dialect(session), terms)
-    if not each:
-        return list(session.execute(
-            select(newest.c.id).join(ProposalText, ProposalText.proposal_id == newest.c.id).where(match)
-            .order_by(newest.c.created_at.desc(), newest.c.id.desc())).scalars())
-    tested = (select(newest.c.id, newest.c.created_at, match.label("hit"))
+    tested = (select(newest.c.id, newest.c.created_at, _text_match(_dialect(session), terms).label("hit"))
               .join(ProposalText, ProposalText.proposal_id == newest.c.id).offset(0).subquery())
     return list(session.execute(select(tested.c.id).where(tested.c.hit)
                                 .order_by(tested.c.created_at.desc(), tested.c.id.desc())).scalars())
@@ -233,7 +227,7 @@ def _newest_matches(session: Session, institution_id: int, terms: list[str], lim
 
 def _text_matches(session: Session, institution_id: int, terms: list[str]) -> TextMatches:
     """The institution's proposals whose text matches: the newest ones, and all of them for a rare query."""
-    in_sample = _newest_matches(session, institution_id, terms, TEXT_GLANCE, each=True)
+    in_sample = _newest_matches(session, institution_id, terms, TEXT_GLANCE)
     if len(in_sample) >= TEXT_COMMON_IN_GLANCE:
         return TextMatches(None, in_sample)
     if in_sample:
