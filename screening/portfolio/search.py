@@ -227,13 +227,13 @@ def _newest_matches(session: Session, institution_id: int, terms: list[str], lim
 
 def _text_matches(session: Session, institution_id: int, terms: list[str]) -> TextMatches:
     """The institution's proposals whose text matches: the newest ones, and all of them for a rare query."""
-    in_sample = _newest_matches(session, institution_id, terms, TEXT_GLANCE)
-    if len(in_sample) >= TEXT_COMMON_IN_GLANCE:
-        return TextMatches(None, in_sample)
-    if in_sample:
-        in_sample += _newest_matches(session, institution_id, terms, TEXT_SAMPLE - TEXT_GLANCE, TEXT_GLANCE)
-        if len(in_sample) >= TEXT_COMMON_IN_SAMPLE:
-            return TextMatches(None, in_sample)
+    newest = _newest_matches(session, institution_id, terms, TEXT_GLANCE)
+    if len(newest) >= TEXT_COMMON_IN_GLANCE:
+        return TextMatches(None, newest)
+    if newest:
+        newest += _newest_matches(session, institution_id, terms, TEXT_SAMPLE - TEXT_GLANCE, TEXT_GLANCE)
+        if len(newest) >= TEXT_COMMON_IN_SAMPLE:
+            return TextMatches(None, newest)
     dialect = _dialect(session)
     postgres = dialect == "postgresql"
     if postgres:  # a rare word: the GIN index, whatever the planner guesses
@@ -243,7 +243,7 @@ def _text_matches(session: Session, institution_id: int, terms: list[str]) -> Te
         .limit(TEXT_IDS_LIMIT + 1)).scalars().all()
     if postgres:
         session.execute(sa.text("SET LOCAL enable_seqscan = on"))
-    return TextMatches(None if len(ids) > TEXT_IDS_LIMIT else list(ids), in_sample)
+    return TextMatches(None if len(ids) > TEXT_IDS_LIMIT else list(ids), newest)
 
 
 def _id_in(session: Session, ids: list[int]):
