@@ -81,9 +81,8 @@ class ContextFilter(logging.Filter):
 def _add_context(fields: dict[str, Any], task_context: bool = True) -> None:
     """Fill in the context fields ``fields`` lacks; each source is asked only for missing ones (an
     access line brings the request's own). ``task_context`` False: no task is running here."""
-    for names, source in ((_REQUEST_FIELDS, _request_context), (_TASK_FIELDS, _task_context)):
-        if source is _task_context and not task_context:
-            continue
+    sources = ((_REQUEST_FIELDS, _request_context), (_TASK_FIELDS, _task_context))
+    for names, source in sources if task_context else sources[:1]:
         missing = [name for name in names if fields.get(name) is None]
         if missing:
             context = source()

@@ -508,11 +508,9 @@ COUNTRY_CHOICES: tuple[str, ...] = tuple(sorted(ISO_CODES))
 
 
 def filter_choices(session: Session, actor: Actor) -> dict[str, Any]:
-    """Values for the filter form's drop-downs (countries, categories, committees of the institution)."""
+    """Values for the filter form's drop-downs: categories and the institution's committees (the
+    countries are :data:`COUNTRY_CHOICES`)."""
     # Fixed lists: a DISTINCT over the facet tables would cost a scan on every page view.
-    inst = actor.institution_id
-    countries = COUNTRY_CHOICES
-    categories = list(CATEGORY_ORDER)
     committees = [(c.id, c.name) for c in session.exec(
-        select(Committee).where(Committee.institution_id == inst).order_by(Committee.name)).all()]
-    return {"countries": countries, "categories": categories, "committees": committees}
+        select(Committee).where(Committee.institution_id == actor.institution_id).order_by(Committee.name)).all()]
+    return {"categories": list(CATEGORY_ORDER), "committees": committees}

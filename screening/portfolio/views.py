@@ -78,9 +78,8 @@ def portfolio():
     # The labels translated once for the page, not once per row (50 rows: 200 look-ups saved).
     labels = {name: {key: str(label) for key, label in table.items()} for name, table in (
         ("TIER_LABELS", TIER_LABELS), ("STATUS_LABELS", STATUS_LABELS), ("CATEGORY_LABELS", CATEGORY_LABELS))}
-    choices = search.filter_choices(db.session, g.actor)
     return render_template("portfolio/portfolio.html", page=page, filters=filters, query=query, **labels,
-                           saved_link=saved_link, choices=choices,
+                           saved_link=saved_link, choices=search.filter_choices(db.session, g.actor),
                            country_options=_country_options(filters.country),
                            tiers=index.TIERS, statuses=[s for s in _statuses()],
                            page_url=lambda n: url_for(".portfolio", **_multi([*query, ("page", str(n))])),
